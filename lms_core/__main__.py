@@ -1,0 +1,3 @@
+from lms_core.cli import main
+
+main()

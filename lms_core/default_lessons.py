@@ -1,0 +1,64 @@
+"""The core's lesson kinds: a Markdown page and a link, registered like any plugin's."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from typing import Any
+from urllib.parse import urlsplit
+
+from markupsafe import escape
+
+from lms_core.contributions import LessonKind
+from lms_core.errors import Invalid
+from lms_core.hooks.markers import hookimpl
+from lms_core.markdown import render_markdown
+
+if TYPE_CHECKING:
+    from lms_core.models import Lesson
+
+
+def _render_page(lesson: Lesson) -> str:
+    return render_markdown(lesson.body)
+
+
+def _validate_page(fields: dict[str, Any]) -> dict[str, Any]:
+    body = fields.get("body") or ""
+    if not isinstance(body, str):
+        raise Invalid("The page text must be text.", field="body")
+    if len(body) > 500_000:
+        raise Invalid("The page text is too long (500,000 characters at most).", field="body")
+    return {**fields, "body": body, "url": None}
+
+
+def _render_link(lesson: Lesson) -> str:
+    intro = render_markdown(lesson.body) if lesson.body else ""
+    url = escape(lesson.url or "")
+    return (
+        f'{intro}<p><a class="lesson-link" href="{url}" rel="noopener noreferrer" '
+        f'target="_blank">{escape(lesson.title)}</a></p>'
+    )
+
+
+def _validate_link(fields: dict[str, Any]) -> dict[str, Any]:
+    url = (fields.get("url") or "").strip()
+    if not url:
+        raise Invalid("A link lesson needs a URL.", field="url")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise Invalid(
+            f"{url!r} is not a web address (it must start with http:// or https://).", field="url"
+        )
+    return {**fields, "url": url}
+
+
+LESSON_KINDS = [
+    LessonKind(name="page", title="Page (Markdown)", render=_render_page, validate=_validate_page),
+    LessonKind(
+        name="link", title="Link to a web page", render=_render_link, validate=_validate_link
+    ),
+]
+
+
+@hookimpl
+def lms_register_lesson_kinds() -> list[LessonKind]:
+    return LESSON_KINDS

@@ -1,0 +1,105 @@
+"""The typed facade through which the core calls hooks.
+
+Nothing else touches ``pm.hook``. Every call skips plugins that are disabled in this
+deployment, calls keyword arguments only, and flattens contribution lists.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from typing import Any
+
+import pluggy
+
+from lms_core.errors import Rejected
+
+if TYPE_CHECKING:
+    from lms_core.context import Context
+    from lms_core.contributions import LessonKind
+    from lms_core.contributions import Permission
+    from lms_core.events import Event
+    from lms_core.models import Course
+    from lms_core.models import Enrollment
+    from lms_core.models import User
+
+__all__ = ["Hooks"]
+
+log = logging.getLogger(__name__)
+
+
+class Hooks:
+    """Calls hooks on the plugins of ``pm`` for which ``is_enabled(name)`` is true."""
+
+    def __init__(self, pm: pluggy.PluginManager, is_enabled: Callable[[str], bool]) -> None:
+        self.pm = pm
+        self.is_enabled = is_enabled
+
+    # -- generic machinery -------------------------------------------------------------
+    def implementations(self, hook_name: str) -> list[tuple[str, Callable[..., Any]]]:
+        """(plugin name, function) of each enabled implementation, in call order."""
+        caller = getattr(self.pm.hook, hook_name)
+        out = []
+        # pluggy calls the last registered implementation first; keep that order.
+        for impl in reversed(caller.get_hookimpls()):
+            if self.is_enabled(impl.plugin_name):
+                out.append((impl.plugin_name, impl.function))
+        return out
+
+    def implementers(self, hook_name: str) -> list[str]:
+        return [name for name, _ in self.implementations(hook_name)]
+
+    def collect(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        """Call a contribution hook and flatten the lists it returns."""
+        items: list[Any] = []
+        for _name, fn in self.implementations(hook_name):
+            result = fn(**kwargs)
+            if result:
+                items.extend(result)
+        return items
+
+    def run_filter(self, hook_name: str, action: str, **kwargs: Any) -> None:
+        """Call a gating filter; fail closed when an implementation crashes."""
+        for name, fn in self.implementations(hook_name):
+            try:
+                fn(**kwargs)
+            except Rejected:
+                raise
+            except Exception:
+                log.exception("plugin %s failed in %s; refusing %s", name, hook_name, action)
+                raise Rejected(
+                    f"Could not {action} right now: the {name} plugin failed while checking it. "
+                    "Please try again later or tell an administrator."
+                ) from None
+
+    def deliver(self, plugin: str, event: Event, ctx: Context) -> bool:
+        """Deliver ``event`` to one plugin. False when it has no implementation."""
+        for name, fn in self.implementations(event.HOOK):
+            if name == plugin:
+                fn(event=event, ctx=ctx)
+                return True
+        return False
+
+    # -- one method per core hook ------------------------------------------------------
+    def permissions(self) -> list[Permission]:
+        return self.collect("lms_register_permissions")
+
+    def lesson_kinds(self) -> dict[str, LessonKind]:
+        kinds: dict[str, LessonKind] = {}
+        for kind in self.collect("lms_register_lesson_kinds"):
+            kinds.setdefault(kind.name, kind)
+        return kinds
+
+    def before_enroll(self, ctx: Context, user: User, course: Course, source: str) -> None:
+        self.run_filter(
+            "lms_before_enroll", "enroll", ctx=ctx, user=user, course=course, source=source
+        )
+
+    def before_course_completion(self, ctx: Context, enrollment: Enrollment) -> None:
+        self.run_filter(
+            "lms_before_course_completion", "complete the course", ctx=ctx, enrollment=enrollment
+        )
+
+    def before_login(self, user: User, method: str, address: str | None) -> None:
+        self.run_filter("lms_before_login", "sign in", user=user, method=method, address=address)

@@ -1,0 +1,46 @@
+"""Contribution hooks (``lms_register_*``): what a plugin adds to the site.
+
+Each returns a list of frozen objects from :mod:`lms_core.contributions`; the core collects
+the lists of every enabled plugin.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lms_core.hooks.markers import hookspec
+
+if TYPE_CHECKING:
+    from lms_core.contributions import LessonKind
+    from lms_core.contributions import Permission
+
+
+@hookspec
+def lms_register_permissions() -> list[Permission]:
+    """Called when the permission registry is built (start-up and plugin toggles).
+
+    :returns: the :class:`~lms_core.contributions.Permission` objects this plugin declares.
+        Names are dotted and start with the plugin's name (``badges.award``);
+        ``default_roles`` lists the built-in roles that get the permission on a new site.
+
+    Example::
+
+        @hookimpl
+        def lms_register_permissions():
+            return [Permission(name="badges.award", title="Award badges",
+                               default_roles=("admin", "instructor"), course_scoped=True)]
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def lms_register_lesson_kinds() -> list[LessonKind]:
+    """Called when lesson kinds are listed (lesson editor, lesson rendering).
+
+    :returns: :class:`~lms_core.contributions.LessonKind` objects: a unique ``name``, a
+        ``title`` for the editor, ``render(lesson) -> safe HTML`` and an optional
+        ``validate(fields) -> fields``. The core ships ``page`` (Markdown) and ``link``.
+
+    .. versionadded:: 0.1
+    """

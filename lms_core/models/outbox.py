@@ -1,0 +1,58 @@
+"""The event outbox: events written in the same transaction as the change that caused them,
+and one delivery record per (event, plugin) so each plugin gets each event reliably."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from lms_core.columns import intpk
+from lms_core.db import Base
+
+__all__ = ["OutboxEvent", "Delivery", "DeliveryStatus"]
+
+
+class OutboxEvent(Base):
+    __tablename__ = "outbox_events"
+
+    id: Mapped[intpk]
+    # Versioned event name, e.g. "lms.course.completed.v1".
+    name: Mapped[str] = mapped_column(String(120), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for its first or next attempt
+    DELIVERED = "delivered"
+    FAILED = "failed"  # gave up after the last retry; an admin may redeliver
+    SKIPPED = "skipped"  # the plugin was disabled when its turn came
+
+
+class Delivery(Base):
+    __tablename__ = "outbox_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "plugin"),
+        Index("ix_outbox_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[intpk]
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"))
+    plugin: Mapped[str] = mapped_column(String(100), index=True)
+    status: Mapped[str] = mapped_column(String(10), default=DeliveryStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column()
+    # Set while a worker holds the delivery, so a crashed worker's claim expires.
+    locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+    locked_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -1,0 +1,107 @@
+"""The running site: configuration, database, plugin manager and hooks in one object.
+
+The CLI builds one per command, the web app one per process (kept on
+``app.extensions["lms"]``), tests one per test. Nothing here is global.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pluggy
+from sqlalchemy.orm import Session
+
+from lms_core import outbox
+from lms_core.config import Config
+from lms_core.config import load_config
+from lms_core.context import Context
+from lms_core.db import make_engine
+from lms_core.db import make_sessionmaker
+from lms_core.errors import LMSError
+from lms_core.hooks.caller import Hooks
+from lms_core.plugins import is_core_plugin
+from lms_core.plugins import make_plugin_manager
+
+if TYPE_CHECKING:
+    from lms_core.models import User
+
+__all__ = ["LMS"]
+
+log = logging.getLogger(__name__)
+
+
+class LMS:
+    """One deployment's runtime."""
+
+    def __init__(
+        self, config: Config | None = None, pm: pluggy.PluginManager | None = None
+    ) -> None:
+        self.config = config or load_config()
+        if not self.config.database.url:
+            Path(self.config.instance_path).mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(
+            self.config.database_url,
+            echo=self.config.database.echo,
+            pool_size=self.config.database.pool_size,
+        )
+        self.Session = make_sessionmaker(self.engine)
+        self.pm = pm or make_plugin_manager()
+        self.hooks = Hooks(self.pm, self.plugin_enabled)
+        #: When False, events are left in the outbox for ``lms worker`` instead of being
+        #: delivered in-process right after commit.
+        self.deliver_inline = True
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def plugin_enabled(self, name: str) -> bool:
+        """Whether the plugin ``name`` runs in this deployment right now."""
+        return is_core_plugin(name) or self.pm.get_plugin(name) is not None
+
+    @contextmanager
+    def transaction(
+        self,
+        actor: User | None = None,
+        *,
+        address: str | None = None,
+        system: bool = False,
+    ) -> Iterator[Context]:
+        """A write unit of work: commits on success, rolls back on error, then delivers events.
+
+        On SQLite the transaction starts with ``BEGIN IMMEDIATE`` so concurrent writers queue.
+        """
+        with self.Session() as session:
+            session.connection(execution_options={"sqlite_write": True})
+            if actor is not None:
+                actor = session.merge(actor, load=False) if actor not in session else actor
+            ctx = Context(
+                session=session, hooks=self.hooks, actor=actor, address=address, system=system
+            )
+            try:
+                yield ctx
+                session.commit()
+            except LMSError:
+                if ctx.commit_on_error:
+                    session.commit()
+                else:
+                    session.rollback()
+                raise
+            except BaseException:
+                session.rollback()
+                raise
+        if ctx.event_ids and self.deliver_inline:
+            outbox.deliver_events(self, ctx.event_ids)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A read session (rolled back at the end)."""
+        with self.Session() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
