@@ -12,7 +12,17 @@ from attrs import frozen
 if TYPE_CHECKING:
     from lms_core.models import Lesson
 
-__all__ = ["Permission", "LessonKind"]
+__all__ = [
+    "AdminPage",
+    "AuthProvider",
+    "LessonKind",
+    "NavItem",
+    "Panel",
+    "Permission",
+    "PluginInfo",
+    "ProfileSection",
+    "Widget",
+]
 
 
 @frozen(kw_only=True)
@@ -44,3 +54,88 @@ class LessonKind:
     title: str
     render: Callable[[Lesson], str]
     validate: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+
+@frozen(kw_only=True)
+class PluginInfo:
+    """What a plugin says about itself. Each plugin module (or its package) defines ``PLUGIN``.
+
+    :param name: unique, lower-case; also the prefix of its tables, permissions and URL.
+    :param requires: other plugins that must be enabled for this one to be.
+    :param core: the core versions it works with, a PEP 440 specifier such as ``">=0.1,<1"``.
+    :param settings: an attrs class; its values come from config ``[plugins.settings.<name>]``
+        and the admin page, structured and validated by cattrs.
+    :param personal_data: True when its tables hold data about users; such a plugin must
+        implement ``lms_privacy_export`` and ``lms_privacy_erase`` or it is refused at load.
+    :param migrations: folder of its Alembic revisions (branch label = its name), if it has tables.
+    :param hookspecs: modules declaring the plugin's own hooks for other plugins.
+    """
+
+    name: str
+    version: str
+    title: str
+    description: str = ""
+    requires: tuple[str, ...] = field(default=(), converter=tuple)
+    core: str = ">=0.1"
+    settings: type | None = None
+    permissions: tuple[Permission, ...] = field(default=(), converter=tuple)
+    personal_data: bool = False
+    migrations: str | None = None
+    hookspecs: tuple[Any, ...] = field(default=(), converter=tuple)
+
+
+@frozen(kw_only=True)
+class NavItem:
+    """A link in the main navigation. Shown when the user holds ``permission`` (None: anyone signed in)."""
+
+    label: str
+    endpoint: str
+    permission: str | None = None
+    order: int = 100
+    icon: str | None = None
+
+
+@frozen(kw_only=True)
+class Widget:
+    """A dashboard box: ``html`` is rendered as-is, so build it with escaping (Jinja, markupsafe)."""
+
+    title: str
+    html: str
+    order: int = 100
+
+
+@frozen(kw_only=True)
+class Panel:
+    """A box on a course page, same rules as :class:`Widget`."""
+
+    title: str
+    html: str
+    order: int = 100
+
+
+@frozen(kw_only=True)
+class AdminPage:
+    """An entry in the admin area linking to a plugin's own page."""
+
+    label: str
+    endpoint: str
+    permission: str
+    description: str = ""
+
+
+@frozen(kw_only=True)
+class ProfileSection:
+    """A section on a user's profile page."""
+
+    title: str
+    html: str
+    order: int = 100
+
+
+@frozen(kw_only=True)
+class AuthProvider:
+    """A way to sign in other than a password (OIDC, SAML ...): a button on the sign-in page."""
+
+    name: str
+    label: str
+    login_endpoint: str

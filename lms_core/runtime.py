@@ -7,9 +7,11 @@ The CLI builds one per command, the web app one per process (kept on
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -24,6 +26,7 @@ from lms_core.db import make_sessionmaker
 from lms_core.errors import LMSError
 from lms_core.hooks.caller import Hooks
 from lms_core.plugins import is_core_plugin
+from lms_core.plugins import load_plugins
 from lms_core.plugins import make_plugin_manager
 
 if TYPE_CHECKING:
@@ -38,8 +41,14 @@ class LMS:
     """One deployment's runtime."""
 
     def __init__(
-        self, config: Config | None = None, pm: pluggy.PluginManager | None = None
+        self,
+        config: Config | None = None,
+        *,
+        plugins: Iterable[ModuleType | str] = (),
+        use_entry_points: bool = True,
     ) -> None:
+        """:param plugins: plugin modules to load besides the installed entry points.
+        :param use_entry_points: False loads only ``plugins`` (tests that want isolation)."""
         self.config = config or load_config()
         if not self.config.database.url:
             Path(self.config.instance_path).mkdir(parents=True, exist_ok=True)
@@ -49,8 +58,12 @@ class LMS:
             pool_size=self.config.database.pool_size,
         )
         self.Session = make_sessionmaker(self.engine)
-        self.pm = pm or make_plugin_manager()
+        self.pm: pluggy.PluginManager = make_plugin_manager()
+        self.plugins = load_plugins(self.pm, extra=plugins, use_entry_points=use_entry_points)
         self.hooks = Hooks(self.pm, self.plugin_enabled)
+        self._enabled: frozenset[str] = frozenset()
+        self._state_version: int | None = None
+        self.refresh_plugins(force=True)
         #: When False, events are left in the outbox for ``lms worker`` instead of being
         #: delivered in-process right after commit.
         self.deliver_inline = True
@@ -61,7 +74,31 @@ class LMS:
 
     def plugin_enabled(self, name: str) -> bool:
         """Whether the plugin ``name`` runs in this deployment right now."""
-        return is_core_plugin(name) or self.pm.get_plugin(name) is not None
+        return is_core_plugin(name) or name in self._enabled
+
+    @property
+    def enabled_plugins(self) -> frozenset[str]:
+        return self._enabled
+
+    def refresh_plugins(self, force: bool = False) -> bool:
+        """Pick up plugin toggles made by any process. Returns True when the set changed.
+
+        Costs one primary-key read; the enabled set is reloaded only when the state version
+        moved (or ``force``).
+        """
+        from lms_core.services.plugins import read_enabled
+        from lms_core.services.plugins import state_version
+
+        if not force and self._state_version is not None:
+            try:
+                if state_version(self) == self._state_version:
+                    return False
+            except Exception:
+                return False
+        version, enabled = read_enabled(self)
+        changed = enabled != self._enabled
+        self._state_version, self._enabled = version, enabled
+        return changed
 
     @contextmanager
     def transaction(
@@ -75,10 +112,13 @@ class LMS:
 
         On SQLite the transaction starts with ``BEGIN IMMEDIATE`` so concurrent writers queue.
         """
+        self.refresh_plugins()
         with self.Session() as session:
             session.connection(execution_options={"sqlite_write": True})
-            if actor is not None:
-                actor = session.merge(actor, load=False) if actor not in session else actor
+            if actor is not None and actor not in session:
+                # Read the actor afresh: a copy loaded earlier may predate a deactivation or
+                # a role change, and permission checks must see the current state.
+                actor = session.get(type(actor), actor.id)
             ctx = Context(
                 session=session, hooks=self.hooks, actor=actor, address=address, system=system
             )

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 from lms_core.hooks.markers import hookspec
 
 if TYPE_CHECKING:
+    import click
+    from flask import Blueprint
+
     from lms_core.contributions import LessonKind
     from lms_core.contributions import Permission
 
@@ -41,6 +44,43 @@ def lms_register_lesson_kinds() -> list[LessonKind]:
     :returns: :class:`~lms_core.contributions.LessonKind` objects: a unique ``name``, a
         ``title`` for the editor, ``render(lesson) -> safe HTML`` and an optional
         ``validate(fields) -> fields``. The core ships ``page`` (Markdown) and ``link``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def lms_register_blueprints() -> list[Blueprint]:
+    """Called once when the web app is created.
+
+    :returns: Flask blueprints to mount. Name them after the plugin and give them a
+        ``url_prefix`` under it (``/badges``); every view must declare its permission with
+        :func:`lms_core.web.decorators.requires`. While the plugin is disabled its routes
+        answer 404.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def lms_register_commands(cli: click.Group) -> None:
+    """Called when the ``lms`` command is built, with its root click group.
+
+    :param cli: add sub-commands or groups to it (``@cli.group("badges")``).
+    :returns: nothing.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def lms_register_models() -> list[type]:
+    """Called at load to list the plugin's SQLAlchemy models (on :class:`lms_core.db.Base`).
+
+    Their tables must be named ``<plugin>_*``; the privacy check looks at which of them
+    reference ``users``. Schema changes ship as Alembic revisions in ``PluginInfo.migrations``.
+
+    :returns: model classes.
 
     .. versionadded:: 0.1
     """
