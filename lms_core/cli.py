@@ -33,7 +33,36 @@ class Env:
 pass_env = click.make_pass_decorator(Env)
 
 
-@click.group()
+class LMSGroup(click.Group):
+    """The root group; enabled plugins add their commands (``lms_register_commands``) lazily."""
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self, ctx: click.Context) -> None:
+        if self._plugins_added:
+            return
+        self._plugins_added = True
+        try:
+            env = ctx.obj if isinstance(ctx.obj, Env) else Env(ctx.params.get("config_path"))
+            lms = env.lms
+        except Exception:  # no usable config yet: the core commands still work
+            return
+        for _name, fn in lms.hooks.implementations("lms_register_commands"):
+            fn(cli=self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._add_plugin_commands(ctx)
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands(ctx)
+        return super().list_commands(ctx)
+
+
+@click.group(cls=LMSGroup)
 @click.option(
     "--config",
     "config_path",
@@ -54,12 +83,14 @@ def db() -> None:
 
 def _upgrade(lms: LMS) -> None:
     from lms_core.migrate import upgrade
-
-    upgrade(lms)
+    from lms_core.services.plugins import sync_plugin_states
     from lms_core.services.roles import ensure_builtin_roles
 
+    upgrade(lms, extra_locations=lms.plugins.migration_locations())
     with lms.transaction(system=True) as ctx:
         ensure_builtin_roles(ctx)
+    for message in sync_plugin_states(lms):
+        click.echo(message)
 
 
 @db.command("upgrade")
@@ -167,6 +198,236 @@ def users_import(env: Env, csv_file: Path, skip_bad_rows: bool, dry_run: bool) -
     click.echo(report.summary())
     if report.bad_rows and not skip_bad_rows:
         raise SystemExit(1)
+
+
+@users.command("export")
+@click.argument("email")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@pass_env
+def users_export(env: Env, email: str, output: Path | None) -> None:
+    """Export everything the site (core and every plugin) holds about a person, as JSON."""
+    import json
+
+    from lms_core.services.privacy import export_user
+
+    with env.lms.transaction(system=True) as ctx:
+        data = export_user(ctx, email)
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"Wrote {output}")
+    else:
+        click.echo(text)
+
+
+@users.command("erase")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_env
+def users_erase(env: Env, email: str, yes: bool) -> None:
+    """Erase a person's data in the core and every plugin (cannot be undone)."""
+    from lms_core.services.privacy import erase_user
+
+    if not yes:
+        click.confirm(f"Erase {email} everywhere? This cannot be undone", abort=True)
+    with env.lms.transaction(system=True) as ctx:
+        uid = erase_user(ctx, email)
+    click.echo(f"Erased user #{uid}.")
+
+
+@cli.group()
+def plugins() -> None:
+    """Installed plugins: list, enable, disable, info, purge."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_env
+def plugins_list(env: Env, as_json: bool) -> None:
+    """Every installed plugin with its version and state."""
+    from lms_core.serde import unstructure
+    from lms_core.services.plugins import plugin_statuses
+
+    statuses = plugin_statuses(env.lms)
+    if as_json:
+        import json
+
+        click.echo(json.dumps([unstructure(s) for s in statuses], indent=2))
+        return
+    if not statuses:
+        click.echo("No plugins installed.")
+    for s in statuses:
+        line = f"{s.name:<14} {s.version:<9} {s.state:<12} {s.title}"
+        if s.reason:
+            line += f"  ({s.reason})"
+        click.echo(line)
+
+
+@plugins.command("info")
+@click.argument("name")
+@pass_env
+def plugins_info(env: Env, name: str) -> None:
+    """Details of one plugin: requirements, state, hooks it implements."""
+    from lms_core.errors import NotFound
+    from lms_core.services.plugins import plugin_statuses
+
+    for s in plugin_statuses(env.lms):
+        if s.name == name:
+            click.echo(f"{s.title} ({s.name} {s.version})")
+            if s.description:
+                click.echo(s.description)
+            click.echo(f"State: {s.state}" + (f" - {s.reason}" if s.reason else ""))
+            click.echo(f"Requires: {', '.join(s.requires) or 'nothing'}")
+            click.echo(f"Package: {s.distribution or 'not from an installed distribution'}")
+            click.echo("Hooks: " + (", ".join(s.hooks) or "none"))
+            return
+    raise NotFound(f"No plugin called {name!r} is installed.")
+
+
+@plugins.command("enable")
+@click.argument("name")
+@pass_env
+def plugins_enable(env: Env, name: str) -> None:
+    """Turn a plugin on (migrating its tables the first time)."""
+    from lms_core.services.plugins import enable_plugin
+
+    changed = enable_plugin(env.lms, name)
+    click.echo(f"{name} enabled." if changed else f"{name} was already enabled.")
+
+
+@plugins.command("disable")
+@click.argument("name")
+@pass_env
+def plugins_disable(env: Env, name: str) -> None:
+    """Turn a plugin off; its data stays."""
+    from lms_core.services.plugins import disable_plugin
+
+    changed = disable_plugin(env.lms, name)
+    click.echo(f"{name} disabled." if changed else f"{name} was already disabled.")
+
+
+@plugins.command("purge")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_env
+def plugins_purge(env: Env, name: str, yes: bool) -> None:
+    """Drop a disabled plugin's tables and settings (cannot be undone)."""
+    from lms_core.services.plugins import purge_plugin
+
+    if not yes:
+        click.confirm(
+            f"Drop every table of {name} and its settings? This cannot be undone", abort=True
+        )
+    tables = purge_plugin(env.lms, name)
+    click.echo(f"Purged {name}: dropped {', '.join(tables) or 'no tables'}.")
+
+
+@cli.group()
+def hooks() -> None:
+    """Hook introspection."""
+
+
+@hooks.command("list")
+@click.option("--hook", "hook_name", help="Only this hook.")
+@pass_env
+def hooks_list(env: Env, hook_name: str | None) -> None:
+    """Every hook and the enabled plugins implementing it, in the order they are called."""
+    from lms_core.errors import NotFound
+
+    lms = env.lms
+    names = sorted(
+        n for n in vars(lms.pm.hook) if not n.startswith("_") and getattr(lms.pm.hook, n).has_spec()
+    )
+    if hook_name:
+        if hook_name not in names:
+            raise NotFound(f"There is no hook called {hook_name!r}.")
+        names = [hook_name]
+    for name in names:
+        implementers = lms.hooks.implementers(name)
+        click.echo(f"{name}: {', '.join(implementers) if implementers else '-'}")
+
+
+@cli.command("worker")
+@click.option("--processes", "-p", default=1, show_default=True, help="Worker processes to run.")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--poll", default=1.0, show_default=True, help="Seconds to wait when nothing is due.")
+@pass_env
+def worker(env: Env, processes: int, once: bool, poll: float) -> None:
+    """Deliver outbox events to plugins in the background (set events.deliver_inline = false)."""
+    from lms_core.worker import run_workers
+
+    total = run_workers(env.lms.config, processes, once=once, poll=poll)
+    click.echo(f"Delivered {total} event(s).")
+
+
+@cli.group()
+def events() -> None:
+    """The event outbox: failed deliveries and retries."""
+
+
+@events.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "failed", "skipped", "delivered"]),
+    default="failed",
+    show_default=True,
+)
+@click.option("--limit", default=50, show_default=True)
+@pass_env
+def events_list(env: Env, status: str, limit: int) -> None:
+    """Deliveries in a given state, newest first, with their last error."""
+    from sqlalchemy import select
+
+    from lms_core.models import Delivery
+    from lms_core.models import OutboxEvent
+
+    with env.lms.session() as session:
+        rows = session.execute(
+            select(Delivery, OutboxEvent.name)
+            .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+            .where(Delivery.status == status)
+            .order_by(Delivery.id.desc())
+            .limit(limit)
+        ).all()
+    if not rows:
+        click.echo(f"No {status} deliveries.")
+    for delivery, name in rows:
+        click.echo(
+            f"#{delivery.id} {name} -> {delivery.plugin} attempts={delivery.attempts} {delivery.last_error or ''}"
+        )
+
+
+@events.command("retry")
+@click.argument("delivery_ids", nargs=-1, type=int)
+@click.option("--all-failed", is_flag=True, help="Retry every failed delivery.")
+@pass_env
+def events_retry(env: Env, delivery_ids: tuple[int, ...], all_failed: bool) -> None:
+    """Put failed deliveries back in the queue and deliver them now."""
+    from sqlalchemy import select
+
+    from lms_core import outbox
+    from lms_core.models import Delivery
+    from lms_core.models import DeliveryStatus
+
+    lms = env.lms
+    with lms.transaction(system=True) as ctx:
+        ids = list(delivery_ids)
+        if all_failed:
+            ids += list(
+                ctx.session.scalars(
+                    select(Delivery.id).where(Delivery.status == DeliveryStatus.FAILED)
+                )
+            )
+        count = outbox.redeliver(ctx, ids)
+    delivered = outbox.deliver_due(lms, worker="cli")
+    click.echo(
+        f"Re-queued {count} deliver{'y' if count == 1 else 'ies'}; delivered {delivered} now."
+    )
 
 
 def main(argv: list[str] | None = None) -> Any:

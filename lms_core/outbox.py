@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from lms_core.context import Context
 from lms_core.db import utcnow
@@ -84,10 +85,16 @@ def deliver_events(lms: LMS, event_ids: Iterable[int], worker: str = "inline") -
 
 
 def deliver_due(lms: LMS, worker: str, limit: int = 100) -> int:
-    """Deliver up to ``limit`` due deliveries (the ``lms worker`` loop body)."""
+    """Lease up to ``limit`` due deliveries to ``worker`` and deliver them (``lms worker``).
+
+    The lease (``locked_by``/``locked_until``) is taken in one short transaction with
+    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent workers take disjoint batches;
+    a crashed worker's lease expires after ``CLAIM_SECONDS``.
+    """
     now = utcnow()
     with lms.Session() as session:
-        ids = session.scalars(
+        session.connection(execution_options={"sqlite_write": True})
+        stmt = (
             select(Delivery.id)
             .where(
                 Delivery.status == DeliveryStatus.PENDING,
@@ -96,28 +103,39 @@ def deliver_due(lms: LMS, worker: str, limit: int = 100) -> int:
             )
             .order_by(Delivery.next_attempt_at, Delivery.id)
             .limit(limit)
-        ).all()
+        )
+        if lms.is_postgres:
+            stmt = stmt.with_for_update(skip_locked=True)
+        ids = list(session.scalars(stmt))
+        if ids:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(ids))
+                .values(locked_by=worker, locked_until=now + dt.timedelta(seconds=CLAIM_SECONDS))
+            )
+        session.commit()
     done = 0
     for delivery_id in ids:
         ok, caused = _attempt(lms, delivery_id, worker)
         done += ok
-        if caused:
+        if caused and lms.deliver_inline:
             deliver_events(lms, caused, worker)
     return done
 
 
-def _claim(lms: LMS, session: object, delivery_id: int) -> Delivery | None:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
+def _claim(lms: LMS, session: Session, delivery_id: int, worker: str) -> Delivery | None:
     now = utcnow()
     stmt = select(Delivery).where(
         Delivery.id == delivery_id,
         Delivery.status == DeliveryStatus.PENDING,
-        or_(Delivery.locked_until.is_(None), Delivery.locked_until < now),
+        or_(
+            Delivery.locked_until.is_(None),
+            Delivery.locked_until < now,
+            Delivery.locked_by == worker,
+        ),
     )
     if lms.is_postgres:
-        # Two workers never hold the same delivery: the loser skips it instead of waiting.
+        # Two deliverers never hold the same delivery: the loser skips it instead of waiting.
         stmt = stmt.with_for_update(skip_locked=True)
     # On SQLite the transaction began with BEGIN IMMEDIATE: one writer at a time.
     return session.scalars(stmt).first()
@@ -127,7 +145,7 @@ def _attempt(lms: LMS, delivery_id: int, worker: str) -> tuple[bool, list[int]]:
     """One attempt at one delivery. Returns (succeeded, events the plugin recorded)."""
     with lms.Session() as session:
         session.connection(execution_options={"sqlite_write": True})
-        delivery = _claim(lms, session, delivery_id)
+        delivery = _claim(lms, session, delivery_id, worker)
         if delivery is None:
             session.rollback()
             return False, []
@@ -144,11 +162,17 @@ def _attempt(lms: LMS, delivery_id: int, worker: str) -> tuple[bool, list[int]]:
         try:
             event = load_event(row.name, row.payload)
             with session.begin_nested():
-                lms.hooks.deliver(plugin, event, ctx)
+                handled = lms.hooks.deliver(plugin, event, ctx)
+            if not handled:
+                delivery.status = DeliveryStatus.SKIPPED
+                delivery.last_error = f"{plugin} no longer implements {event.HOOK}"
+                session.commit()
+                return False, []
             delivery.status = DeliveryStatus.DELIVERED
             delivery.delivered_at = utcnow()
             delivery.attempts += 1
             delivery.last_error = None
+            delivery.locked_until = None
             session.commit()
             return True, list(ctx.event_ids)
         except Exception as exc:
@@ -167,6 +191,7 @@ def _record_failure(lms: LMS, delivery_id: int, error: str) -> None:
         if delivery is None:
             return
         delivery.attempts += 1
+        delivery.locked_until = None
         delivery.last_error = error[:4000]
         if delivery.attempts >= MAX_ATTEMPTS:
             delivery.status = DeliveryStatus.FAILED

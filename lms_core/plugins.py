@@ -186,7 +186,9 @@ def load_plugins(
             quarantine(name, f"module {obj.__name__} has no PLUGIN = PluginInfo(...)")
             continue
         if ep_name is not None and info.name != ep_name:
-            quarantine(ep_name, f"entry point {ep_name!r} loads a plugin that calls itself {info.name!r}")
+            quarantine(
+                ep_name, f"entry point {ep_name!r} loads a plugin that calls itself {info.name!r}"
+            )
             continue
         if not _NAME.match(info.name) or is_core_plugin(info.name):
             quarantine(info.name, "plugin names are 2-50 lower-case letters, digits or underscores")
@@ -211,7 +213,11 @@ def load_plugins(
     for plugin in list(registry.loaded.values()):
         try:
             for spec_module in plugin.info.hookspecs:
-                module = importlib.import_module(spec_module) if isinstance(spec_module, str) else spec_module
+                module = (
+                    importlib.import_module(spec_module)
+                    if isinstance(spec_module, str)
+                    else spec_module
+                )
                 pm.add_hookspecs(module)
         except Exception as exc:
             quarantine(plugin.name, f"its hook specifications failed to load: {exc}")
@@ -227,11 +233,15 @@ def load_plugins(
             caller.name
             for caller in pm.get_hookcallers(plugin.module) or ()
             if not caller.has_spec()
-            and not any(impl.optionalhook for impl in caller.get_hookimpls() if impl.plugin is plugin.module)
+            and not any(
+                impl.optionalhook for impl in caller.get_hookimpls() if impl.plugin is plugin.module
+            )
         ]
         if unknown:
             pm.unregister(plugin.module)
-            quarantine(plugin.name, f"implements unknown hook(s) {', '.join(sorted(unknown))} (misspelt?)")
+            quarantine(
+                plugin.name, f"implements unknown hook(s) {', '.join(sorted(unknown))} (misspelt?)"
+            )
 
     # 4. Requirements and the privacy contract (repeat: quarantining one may strand another).
     changed = True
@@ -259,6 +269,10 @@ def _privacy_problem(pm: pluggy.PluginManager, plugin: LoadedPlugin) -> str | No
     implemented = {caller.name for caller in pm.get_hookcallers(plugin.module) or ()}
     needs = {"lms_privacy_export", "lms_privacy_erase"}
     if (personal_tables or plugin.info.personal_data) and not needs <= implemented:
-        what = f"its tables {', '.join(personal_tables)} reference users" if personal_tables else "it declares personal data"
+        what = (
+            f"its tables {', '.join(personal_tables)} reference users"
+            if personal_tables
+            else "it declares personal data"
+        )
         return f"{what} but it does not implement {' and '.join(sorted(needs - implemented))}"
     return None

@@ -157,3 +157,42 @@ class Factory:
 @pytest.fixture
 def factory(lms: LMS) -> Factory:
     return Factory(lms)
+
+
+@pytest.fixture
+def lms_factory(lms: LMS, lms_config: Config) -> Iterator[Any]:
+    """Make extra runtimes on the test database with chosen plugins loaded and set up.
+
+    ``make(plugins=[module_or_dotted_name, ...], enabled=("*",), plugin_config={...})`` returns an
+    :class:`LMS` that loads only those plugins (no entry points), with their migrations
+    applied and their state rows written (enabled per ``enabled``). Several runtimes on the
+    same database behave like several processes of one site.
+    """
+    import attrs
+
+    from lms_core.services.plugins import sync_plugin_states
+
+    made: list[LMS] = []
+
+    def make(
+        plugins: Any = (),
+        enabled: tuple[str, ...] = ("*",),
+        sync: bool = True,
+        plugin_config: dict[str, Any] | None = None,
+        **config: Any,
+    ) -> LMS:
+        plugin_settings = attrs.evolve(
+            lms_config.plugins, enabled=tuple(enabled), **(plugin_config or {})
+        )
+        cfg = attrs.evolve(lms_config, plugins=plugin_settings, **config)
+        site = LMS(cfg, plugins=plugins, use_entry_points=False)
+        made.append(site)
+        if sync:
+            sync_plugin_states(site)
+        return site
+
+    try:
+        yield make
+    finally:
+        for site in made:
+            site.dispose()

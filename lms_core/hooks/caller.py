@@ -29,6 +29,16 @@ __all__ = ["Hooks"]
 log = logging.getLogger(__name__)
 
 
+def _bind(impl: Any) -> Callable[..., Any]:
+    """Call ``impl`` the way pluggy does: with only the arguments it declares."""
+    function, argnames = impl.function, impl.argnames
+
+    def call(**kwargs: Any) -> Any:
+        return function(*[kwargs[name] for name in argnames])
+
+    return call
+
+
 class Hooks:
     """Calls hooks on the plugins of ``pm`` for which ``is_enabled(name)`` is true."""
 
@@ -37,14 +47,20 @@ class Hooks:
         self.is_enabled = is_enabled
 
     # -- generic machinery -------------------------------------------------------------
-    def implementations(self, hook_name: str) -> list[tuple[str, Callable[..., Any]]]:
-        """(plugin name, function) of each enabled implementation, in call order."""
+    def implementations(
+        self, hook_name: str, *, include_disabled: bool = False
+    ) -> list[tuple[str, Callable[..., Any]]]:
+        """(plugin name, function) of each enabled implementation, in call order.
+
+        ``include_disabled`` also returns installed-but-disabled plugins' implementations
+        (privacy export and erase must reach data a disabled plugin still holds).
+        """
         caller = getattr(self.pm.hook, hook_name)
         out = []
         # pluggy calls the last registered implementation first; keep that order.
         for impl in reversed(caller.get_hookimpls()):
-            if self.is_enabled(impl.plugin_name):
-                out.append((impl.plugin_name, impl.function))
+            if include_disabled or self.is_enabled(impl.plugin_name):
+                out.append((impl.plugin_name, _bind(impl)))
         return out
 
     def implementers(self, hook_name: str) -> list[str]:

@@ -70,7 +70,10 @@ class PluginStatus:
 
 def state_version(lms: LMS) -> int:
     with lms.Session() as session:
-        return int(session.scalar(select(PluginStateVersion.version).where(PluginStateVersion.id == 1)) or 0)
+        return int(
+            session.scalar(select(PluginStateVersion.version).where(PluginStateVersion.id == 1))
+            or 0
+        )
 
 
 def _bump(ctx: Context) -> None:
@@ -79,7 +82,9 @@ def _bump(ctx: Context) -> None:
         ctx.session.add(PluginStateVersion(id=1, version=1))
     else:
         ctx.session.execute(
-            update(PluginStateVersion).where(PluginStateVersion.id == 1).values(version=PluginStateVersion.version + 1)
+            update(PluginStateVersion)
+            .where(PluginStateVersion.id == 1)
+            .values(version=PluginStateVersion.version + 1)
         )
 
 
@@ -95,7 +100,10 @@ def read_enabled(lms: LMS) -> tuple[int, frozenset[str]]:
         return -1, frozenset()
     try:
         with lms.Session() as session:
-            version = int(session.scalar(select(PluginStateVersion.version).where(PluginStateVersion.id == 1)) or 0)
+            version = int(
+                session.scalar(select(PluginStateVersion.version).where(PluginStateVersion.id == 1))
+                or 0
+            )
             rows = session.execute(select(PluginState.name, PluginState.enabled)).all()
     except SQLAlchemyError:
         # No schema yet (before `lms db upgrade`): nothing but the core runs.
@@ -149,7 +157,9 @@ def sync_plugin_states(lms: LMS) -> list[str]:
             with lms.transaction(system=True) as ctx:
                 state = ctx.session.get(PluginState, name)
                 if state is None:
-                    state = PluginState(name=name, enabled=False, changed_at=utcnow(), changed_by="system")
+                    state = PluginState(
+                        name=name, enabled=False, changed_at=utcnow(), changed_by="system"
+                    )
                     ctx.session.add(state)
                 state.enabled = False
                 state.note = _QUARANTINE + reason
@@ -168,7 +178,13 @@ def sync_plugin_states(lms: LMS) -> list[str]:
                         migrated_version=plugin.info.version,
                     )
                 )
-                audit(ctx, "plugin.install", ("plugin", name, name), enabled=enabled, version=plugin.info.version)
+                audit(
+                    ctx,
+                    "plugin.install",
+                    ("plugin", name, name),
+                    enabled=enabled,
+                    version=plugin.info.version,
+                )
                 messages.append(f"{name}: installed, {'enabled' if enabled else 'disabled'}")
             else:
                 if state.note and state.note.startswith(_QUARANTINE):
@@ -191,21 +207,27 @@ def _state(ctx: Context, name: str) -> PluginState | None:
     return ctx.session.get(PluginState, name)
 
 
-def enable_plugin(lms: LMS, name: str, actor: User | None = None, *, address: str | None = None) -> bool:
+def enable_plugin(
+    lms: LMS, name: str, actor: User | None = None, *, address: str | None = None
+) -> bool:
     """Turn a plugin on. False if it already was. Raises PluginError saying why not."""
     with lms.transaction(actor, address=address, system=actor is None) as ctx:
         _check_actor(ctx)
     if name in lms.plugins.quarantined:
         raise PluginError(f"{name} cannot be enabled: {lms.plugins.quarantined[name]}.")
     if name not in lms.plugins.loaded:
-        raise NotFound(f"No plugin called {name!r} is installed. Installed: {', '.join(sorted(lms.plugins.loaded)) or 'none'}.")
+        raise NotFound(
+            f"No plugin called {name!r} is installed. Installed: {', '.join(sorted(lms.plugins.loaded)) or 'none'}."
+        )
     blocked = _blocked_reason(lms, name)
     if blocked:
         raise PluginError(f"{name} cannot be enabled: it is {blocked}.")
     lms.refresh_plugins(force=True)
     missing = [r for r in lms.plugins.loaded[name].info.requires if not lms.plugin_enabled(r)]
     if missing:
-        raise PluginError(f"{name} requires {', '.join(missing)}: enable {', '.join(missing)} first.")
+        raise PluginError(
+            f"{name} requires {', '.join(missing)}: enable {', '.join(missing)} first."
+        )
     if lms.plugin_enabled(name):
         return False
     try:
@@ -239,7 +261,9 @@ def enable_plugin(lms: LMS, name: str, actor: User | None = None, *, address: st
     return True
 
 
-def disable_plugin(lms: LMS, name: str, actor: User | None = None, *, address: str | None = None) -> bool:
+def disable_plugin(
+    lms: LMS, name: str, actor: User | None = None, *, address: str | None = None
+) -> bool:
     """Turn a plugin off; its data stays. False if it already was off."""
     with lms.transaction(actor, address=address, system=actor is None) as ctx:
         _check_actor(ctx)
@@ -252,7 +276,9 @@ def disable_plugin(lms: LMS, name: str, actor: User | None = None, *, address: s
         if name in plugin.info.requires and lms.plugin_enabled(other)
     )
     if dependents:
-        raise PluginError(f"{name} cannot be disabled: {', '.join(dependents)} require it. Disable {', '.join(dependents)} first.")
+        raise PluginError(
+            f"{name} cannot be disabled: {', '.join(dependents)} require it. Disable {', '.join(dependents)} first."
+        )
     with lms.transaction(actor, address=address, system=actor is None) as ctx:
         state = _state(ctx, name)
         if state is not None and not state.enabled:
@@ -279,7 +305,9 @@ def purge_plugin(lms: LMS, name: str, actor: User | None = None) -> list[str]:
     if lms.plugin_enabled(name):
         raise PluginError(f"{name} is enabled; disable it before purging its data.")
     if name not in lms.plugins.loaded:
-        raise NotFound(f"No plugin called {name!r} is installed (its code is needed to remove its tables).")
+        raise NotFound(
+            f"No plugin called {name!r} is installed (its code is needed to remove its tables)."
+        )
     info = lms.plugins.loaded[name].info
     existing = set(sa_inspect(lms.engine).get_table_names())
     tables = [t for t in plugin_tables(name) if t in existing]
@@ -380,7 +408,9 @@ def settings_for(lms: LMS, name: str) -> Any:
     try:
         return converter.structure(data, info.settings)
     except Exception as exc:
-        raise PluginError(f"Settings of {name} are invalid: " + "; ".join(describe_errors(exc))) from None
+        raise PluginError(
+            f"Settings of {name} are invalid: " + "; ".join(describe_errors(exc))
+        ) from None
 
 
 def save_settings(lms: LMS, name: str, values: dict[str, Any], actor: User | None = None) -> Any:
@@ -396,7 +426,9 @@ def save_settings(lms: LMS, name: str, values: dict[str, Any], actor: User | Non
     try:
         settings = converter.structure(values, info.settings)
     except Exception as exc:
-        raise PluginError(f"Settings of {name} are invalid: " + "; ".join(describe_errors(exc))) from None
+        raise PluginError(
+            f"Settings of {name} are invalid: " + "; ".join(describe_errors(exc))
+        ) from None
     with lms.transaction(actor, system=actor is None) as ctx:
         if not ctx.system and ctx.actor is None:
             raise Forbidden("Sign in to change plugin settings.")

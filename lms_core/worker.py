@@ -1,0 +1,96 @@
+"""``lms worker``: deliver outbox events in background processes.
+
+Each process loops: pick up plugin toggles, deliver what is due, sleep briefly when idle.
+Several processes (or machines) may run at once: on PostgreSQL each delivery is claimed with
+``SELECT ... FOR UPDATE SKIP LOCKED``, so no (event, plugin) is delivered twice concurrently;
+on SQLite, write transactions are serialised (``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+import time
+from typing import Any
+
+from lms_core import outbox
+from lms_core.config import Config
+from lms_core.runtime import LMS
+
+__all__ = ["run_worker", "run_workers"]
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(
+    config: Config,
+    *,
+    once: bool = False,
+    poll: float = 1.0,
+    batch: int = 100,
+    stop_after: float | None = None,
+    plugins: tuple[Any, ...] = (),
+) -> int:
+    """Deliver due events until stopped (or, with ``once``, until nothing is due). Returns the count."""
+    lms = LMS(config, plugins=plugins)
+    lms.deliver_inline = False
+    name = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    if multiprocessing.current_process().name == "MainProcess" or not once:
+        try:
+            signal.signal(signal.SIGTERM, stop)
+        except ValueError:  # not in the main thread (tests)
+            pass
+    total = 0
+    started = time.monotonic()
+    try:
+        while not stopping:
+            lms.refresh_plugins()
+            done = outbox.deliver_due(lms, worker=name, limit=batch)
+            total += done
+            if stop_after is not None and time.monotonic() - started > stop_after:
+                break
+            if done == 0:
+                if once:
+                    break
+                time.sleep(poll)
+    finally:
+        lms.dispose()
+    return total
+
+
+def _child(config: Config, once: bool, poll: float, batch: int, queue: Any) -> None:
+    queue.put(run_worker(config, once=once, poll=poll, batch=batch))
+
+
+def run_workers(
+    config: Config, processes: int, *, once: bool = False, poll: float = 1.0, batch: int = 100
+) -> int:
+    """Run ``processes`` worker processes; returns how many deliveries they made together."""
+    if processes <= 1:
+        return run_worker(config, once=once, poll=poll, batch=batch)
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    children = [
+        ctx.Process(target=_child, args=(config, once, poll, batch, queue))
+        for _ in range(processes)
+    ]
+    for child in children:
+        child.start()
+    try:
+        for child in children:
+            child.join()
+    except KeyboardInterrupt:
+        for child in children:
+            child.terminate()
+        raise
+    return sum(queue.get() for _ in children if not queue.empty())

@@ -1,0 +1,1 @@
+"""Small plugins used by the plugin-system tests, one behaviour each."""
