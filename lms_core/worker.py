@@ -8,6 +8,7 @@ on SQLite, write transactions are serialised (``BEGIN IMMEDIATE``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -46,10 +47,8 @@ def run_worker(
         stopping = True
 
     if multiprocessing.current_process().name == "MainProcess" or not once:
-        try:
+        with contextlib.suppress(ValueError):  # not in the main thread (tests)
             signal.signal(signal.SIGTERM, stop)
-        except ValueError:  # not in the main thread (tests)
-            pass
     total = 0
     started = time.monotonic()
     try:

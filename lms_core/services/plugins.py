@@ -144,10 +144,7 @@ def sync_plugin_states(lms: LMS) -> list[str]:
     migration fails is quarantined (off, with the reason recorded) and the rest carry on.
     """
     messages = []
-    with lms.Session() as session:
-        existing = {row.name: row for row in session.scalars(select(PluginState))}
     for name, plugin in lms.plugins.loaded.items():
-        row = existing.get(name)
         try:
             migrate_plugin(lms, name)
         except Exception as exc:
