@@ -196,7 +196,7 @@ def users_import(env: Env, csv_file: Path, skip_bad_rows: bool, dry_run: bool) -
     for line in report.problem_lines():
         click.echo(line, err=True)
     click.echo(report.summary())
-    if report.bad_rows and not skip_bad_rows:
+    if report.file_error or (report.bad_rows and not skip_bad_rows):
         raise SystemExit(1)
 
 

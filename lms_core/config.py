@@ -34,6 +34,7 @@ __all__ = [
     "PluginsConfig",
     "MailConfig",
     "AuthConfig",
+    "EventsConfig",
     "load_config",
     "DEFAULT_INSTANCE_PATH",
 ]
@@ -66,6 +67,8 @@ class PluginsConfig:
     enabled: tuple[str, ...] = ("*",)
     disabled: tuple[str, ...] = ()
     safe_mode: bool = False
+    #: Plugin modules to load besides the installed entry points (dotted names).
+    modules: tuple[str, ...] = ()
     settings: dict[str, dict[str, Any]] = field(factory=dict)
 
 
@@ -91,6 +94,14 @@ class AuthConfig:
 
 
 @frozen(kw_only=True)
+class EventsConfig:
+    """Event delivery. ``deliver_inline`` delivers in the web/CLI process right after commit
+    (the embedded default); turn it off when ``lms worker`` processes deliver instead."""
+
+    deliver_inline: bool = True
+
+
+@frozen(kw_only=True)
 class Config:
     """The whole configuration of one deployment."""
 
@@ -103,6 +114,7 @@ class Config:
     plugins: PluginsConfig = field(factory=PluginsConfig)
     mail: MailConfig = field(factory=MailConfig)
     auth: AuthConfig = field(factory=AuthConfig)
+    events: EventsConfig = field(factory=EventsConfig)
 
     @property
     def database_url(self) -> str:
@@ -255,14 +267,27 @@ def load_config(
         lines = describe_errors(exc)
         messages = []
         for line in lines:
-            message, _, where = line.rpartition(" @ $.")
-            key = where or "?"
-            value = _lookup(data, key)
+            if " @ $." in line:
+                message, _, key = line.rpartition(" @ $.")
+            else:  # the error is about the top level itself (e.g. an unknown top-level key)
+                message, _, key = line.rpartition(" @ $")
+                message, key = message or line, ""
             src = f" (from {sources[key]})" if key in sources else ""
             if "extra fields" in message:
-                messages.append(f"{message} in section {key!r}{src}")
+                # sources are recorded per leaf key: name the file the section came from
+                src = src or next(
+                    (
+                        f" (from {v})"
+                        for k, v in sources.items()
+                        if not key or k.startswith(key + ".")
+                    ),
+                    "",
+                )
+                where = f"in section {key!r}" if key else "at the top level"
+                messages.append(f"{message} {where}{src}")
             else:
-                messages.append(f"{key} = {value!r}{src}: {message}")
+                value = _lookup(data, key)
+                messages.append(f"{key or '?'} = {value!r}{src}: {message}")
         raise ConfigError("Invalid configuration: " + "; ".join(messages)) from None
     _validate(config, sources)
     return config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from typing import Any
 from typing import TypeVar
 
 from attrs import define
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 if TYPE_CHECKING:
     from lms_core.hooks.caller import Hooks
     from lms_core.models import User
+    from lms_core.runtime import LMS
 
 __all__ = ["Context"]
 
@@ -34,6 +36,8 @@ class Context:
     actor: User | None = None
     address: str | None = None
     system: bool = False
+    #: The runtime, for plugins that need their settings or configuration.
+    lms: LMS | None = None
     #: Outbox event ids written in this unit of work, delivered after commit.
     event_ids: list[int] = field(factory=list)
     #: Set by a service that raises an error but whose writes so far must stand (a failed
@@ -41,13 +45,32 @@ class Context:
     commit_on_error: bool = False
 
     def attach(self, obj: T) -> T:
-        """``obj`` as an instance of this unit of work's session (loaded elsewhere is fine)."""
+        """``obj`` as an instance of this unit of work's session (loaded elsewhere is fine).
+
+        An object loaded in another session is read again from the database (or taken from
+        this session's identity map): its detached copy may be stale, and services check
+        invariants (is the user active? is the course archived?) on what they get back.
+        """
         state = inspect(obj)
         if state.session_id == self.session.hash_key:
             return obj
-        if state.key is not None and state.key in self.session.identity_map:
-            return self.session.identity_map[state.key]  # type: ignore[return-value]
-        return self.session.merge(obj, load=False)
+        if state.key is not None:
+            cls = state.mapper.class_
+            fresh = self.session.get(cls, state.identity)
+            if fresh is None:
+                from lms_core.errors import NotFound
+
+                raise NotFound(f"That {cls.__name__.lower()} does not exist any more.")
+            return fresh
+        return self.session.merge(obj)
+
+    def settings(self, plugin: str) -> Any:
+        """The settings object of ``plugin`` (its ``PluginInfo.settings`` class, validated)."""
+        if self.lms is None:
+            raise RuntimeError("this unit of work has no runtime attached")
+        from lms_core.services.plugins import settings_for
+
+        return settings_for(self.lms, plugin)
 
     @property
     def actor_id(self) -> int | None:

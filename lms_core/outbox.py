@@ -15,16 +15,17 @@ import logging
 import traceback
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
+from typing import Any
 
-from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.orm import Session
 
 from lms_core.context import Context
 from lms_core.db import utcnow
+from lms_core.events import EVENT_TYPES
 from lms_core.events import Event
 from lms_core.events import dump_event
+from lms_core.events import event_type
 from lms_core.events import load_event
 from lms_core.models import Delivery
 from lms_core.models import DeliveryStatus
@@ -38,8 +39,8 @@ __all__ = ["record", "deliver_events", "deliver_due", "redeliver", "backoff", "M
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-#: How long a worker may hold a delivery before another may take it over.
-CLAIM_SECONDS = 300
+#: Deliveries attempted per transaction.
+BATCH = 100
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -70,143 +71,122 @@ def deliver_events(lms: LMS, event_ids: Iterable[int], worker: str = "inline") -
     rounds = 0
     while pending and rounds < 20:  # a chain of events causing events ends; guard anyway
         rounds += 1
-        with lms.Session() as session:
-            ids = session.scalars(
-                select(Delivery.id)
-                .where(Delivery.event_id.in_(pending), Delivery.status == DeliveryStatus.PENDING)
-                .order_by(Delivery.id)
-            ).all()
+        chunks = [pending[i : i + 1000] for i in range(0, len(pending), 1000)]
         pending = []
-        for delivery_id in ids:
-            ok, caused = _attempt(lms, delivery_id, worker)
-            delivered += ok
-            pending.extend(caused)
+        for chunk in chunks:  # bounded IN lists: databases cap bound parameters
+            condition = Delivery.event_id.in_(chunk)
+            while True:
+                done, attempted, caused = _deliver_batch(lms, condition, worker, BATCH)
+                delivered += done
+                pending.extend(caused)
+                if attempted < BATCH:
+                    break
     return delivered
 
 
-def deliver_due(lms: LMS, worker: str, limit: int = 100) -> int:
-    """Lease up to ``limit`` due deliveries to ``worker`` and deliver them (``lms worker``).
+def deliver_due(lms: LMS, worker: str, limit: int = BATCH) -> int:
+    """Deliver up to ``limit`` due deliveries (the ``lms worker`` loop body)."""
+    done, _attempted, caused = _deliver_batch(
+        lms, Delivery.next_attempt_at <= utcnow(), worker, limit
+    )
+    if caused and lms.deliver_inline:
+        done += deliver_events(lms, caused, worker)
+    return done
 
-    The lease (``locked_by``/``locked_until``) is taken in one short transaction with
-    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent workers take disjoint batches;
-    a crashed worker's lease expires after ``CLAIM_SECONDS``.
+
+def _deliver_batch(lms: LMS, condition: Any, worker: str, limit: int) -> tuple[int, int, list[int]]:
+    """Deliver a batch in one transaction, each delivery in its own savepoint.
+
+    Returns (succeeded, attempted, events the plugins recorded). The rows are locked for the
+    whole transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so concurrent workers take
+    disjoint batches, and a worker that dies mid-batch simply releases them. A plugin's writes
+    commit together with its delivery record, or not at all; one commit per batch keeps the
+    commit (fsync) cost off each delivery.
     """
-    now = utcnow()
     with lms.Session() as session:
         session.connection(execution_options={"sqlite_write": True})
         stmt = (
-            select(Delivery.id)
-            .where(
-                Delivery.status == DeliveryStatus.PENDING,
-                Delivery.next_attempt_at <= now,
-                or_(Delivery.locked_until.is_(None), Delivery.locked_until < now),
-            )
+            select(Delivery, OutboxEvent)
+            .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+            .where(Delivery.status == DeliveryStatus.PENDING, condition)
             .order_by(Delivery.next_attempt_at, Delivery.id)
             .limit(limit)
         )
         if lms.is_postgres:
-            stmt = stmt.with_for_update(skip_locked=True)
-        ids = list(session.scalars(stmt))
-        if ids:
-            session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(ids))
-                .values(locked_by=worker, locked_until=now + dt.timedelta(seconds=CLAIM_SECONDS))
+            stmt = stmt.with_for_update(of=Delivery, skip_locked=True)
+        rows = session.execute(stmt).all()
+        ctx = Context(session=session, hooks=lms.hooks, system=True, lms=lms)
+        done = 0
+        changes: list[dict[str, Any]] = []
+        for delivery, row in rows:
+            change: dict[str, Any] = {
+                "id": delivery.id,
+                "locked_by": worker,
+                "attempts": delivery.attempts + 1,
+            }
+            changes.append(change)
+            handler = (
+                lms.hooks.event_handler(delivery.plugin, event_type(row.name).HOOK)
+                if row.name in EVENT_TYPES
+                else None
             )
+            if not lms.plugin_enabled(delivery.plugin) or handler is None:
+                change.update(
+                    status=DeliveryStatus.SKIPPED,
+                    attempts=delivery.attempts,
+                    last_error="plugin disabled, or no longer handles this event, when it was delivered",
+                )
+                continue
+            call, wants_ctx = handler
+            try:
+                event = load_event(row.name, row.payload)
+                if wants_ctx:
+                    # The plugin writes through ctx.session: a savepoint keeps a failure's
+                    # writes out while the rest of the batch commits.
+                    with session.begin_nested():
+                        call(event=event, ctx=ctx)
+                else:
+                    call(event=event, ctx=ctx)
+            except Exception as exc:
+                error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                log.warning(
+                    "delivery %s of %s to %s failed: %s",
+                    delivery.id,
+                    row.name,
+                    delivery.plugin,
+                    error,
+                )
+                log.debug("traceback", exc_info=True)
+                change["last_error"] = error[:4000]
+                if change["attempts"] >= MAX_ATTEMPTS:
+                    change["status"] = DeliveryStatus.FAILED
+                else:
+                    change["next_attempt_at"] = utcnow() + backoff(change["attempts"])
+                continue
+            change.update(status=DeliveryStatus.DELIVERED, delivered_at=utcnow(), last_error=None)
+            done += 1
+        # One executemany for the batch's bookkeeping, grouped by the columns set.
+        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for change in changes:
+            by_shape.setdefault(tuple(sorted(change)), []).append(change)
+        for group in by_shape.values():
+            session.execute(update(Delivery), group)
         session.commit()
-    done = 0
-    for delivery_id in ids:
-        ok, caused = _attempt(lms, delivery_id, worker)
-        done += ok
-        if caused and lms.deliver_inline:
-            deliver_events(lms, caused, worker)
-    return done
+        return done, len(rows), list(ctx.event_ids)
 
 
-def _claim(lms: LMS, session: Session, delivery_id: int, worker: str) -> Delivery | None:
-    now = utcnow()
-    stmt = select(Delivery).where(
-        Delivery.id == delivery_id,
-        Delivery.status == DeliveryStatus.PENDING,
-        or_(
-            Delivery.locked_until.is_(None),
-            Delivery.locked_until < now,
-            Delivery.locked_by == worker,
-        ),
-    )
-    if lms.is_postgres:
-        # Two deliverers never hold the same delivery: the loser skips it instead of waiting.
-        stmt = stmt.with_for_update(skip_locked=True)
-    # On SQLite the transaction began with BEGIN IMMEDIATE: one writer at a time.
-    return session.scalars(stmt).first()
+def redeliver(ctx: Context, delivery_ids: Iterable[int], *, include_delivered: bool = False) -> int:
+    """Put deliveries back in the queue (an admin's "retry").
 
-
-def _attempt(lms: LMS, delivery_id: int, worker: str) -> tuple[bool, list[int]]:
-    """One attempt at one delivery. Returns (succeeded, events the plugin recorded)."""
-    with lms.Session() as session:
-        session.connection(execution_options={"sqlite_write": True})
-        delivery = _claim(lms, session, delivery_id, worker)
-        if delivery is None:
-            session.rollback()
-            return False, []
-        row = session.get(OutboxEvent, delivery.event_id)
-        assert row is not None
-        plugin = delivery.plugin
-        if not lms.plugin_enabled(plugin):
-            delivery.status = DeliveryStatus.SKIPPED
-            delivery.last_error = "plugin disabled when the event was delivered"
-            session.commit()
-            return False, []
-        ctx = Context(session=session, hooks=lms.hooks, system=True)
-        error: str | None = None
-        try:
-            event = load_event(row.name, row.payload)
-            with session.begin_nested():
-                handled = lms.hooks.deliver(plugin, event, ctx)
-            if not handled:
-                delivery.status = DeliveryStatus.SKIPPED
-                delivery.last_error = f"{plugin} no longer implements {event.HOOK}"
-                session.commit()
-                return False, []
-            delivery.status = DeliveryStatus.DELIVERED
-            delivery.delivered_at = utcnow()
-            delivery.attempts += 1
-            delivery.last_error = None
-            delivery.locked_until = None
-            session.commit()
-            return True, list(ctx.event_ids)
-        except Exception as exc:
-            error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            log.warning("delivery %s of %s to %s failed: %s", delivery_id, row.name, plugin, error)
-            log.debug("traceback", exc_info=True)
-            session.rollback()
-    _record_failure(lms, delivery_id, error or "unknown error")
-    return False, []
-
-
-def _record_failure(lms: LMS, delivery_id: int, error: str) -> None:
-    with lms.Session() as session:
-        session.connection(execution_options={"sqlite_write": True})
-        delivery = session.get(Delivery, delivery_id)
-        if delivery is None:
-            return
-        delivery.attempts += 1
-        delivery.locked_until = None
-        delivery.last_error = error[:4000]
-        if delivery.attempts >= MAX_ATTEMPTS:
-            delivery.status = DeliveryStatus.FAILED
-        else:
-            delivery.next_attempt_at = utcnow() + backoff(delivery.attempts)
-        session.commit()
-
-
-def redeliver(ctx: Context, delivery_ids: Iterable[int]) -> int:
-    """Put failed or skipped deliveries back in the queue (an admin's "retry")."""
+    Failed, skipped and pending ones by default; ``include_delivered`` replays delivered ones
+    too (plugins are idempotent, so a replay must be harmless).
+    """
     ids = list(delivery_ids)
+    stmt = update(Delivery).where(Delivery.id.in_(ids))
+    if not include_delivered:
+        stmt = stmt.where(Delivery.status != DeliveryStatus.DELIVERED)
     result = ctx.session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.status != DeliveryStatus.DELIVERED)
-        .values(
+        stmt.values(
             status=DeliveryStatus.PENDING, next_attempt_at=utcnow(), attempts=0, locked_until=None
         )
     )

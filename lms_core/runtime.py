@@ -59,14 +59,18 @@ class LMS:
         )
         self.Session = make_sessionmaker(self.engine)
         self.pm: pluggy.PluginManager = make_plugin_manager()
-        self.plugins = load_plugins(self.pm, extra=plugins, use_entry_points=use_entry_points)
+        self.plugins = load_plugins(
+            self.pm,
+            extra=(*self.config.plugins.modules, *plugins),
+            use_entry_points=use_entry_points,
+        )
         self.hooks = Hooks(self.pm, self.plugin_enabled)
         self._enabled: frozenset[str] = frozenset()
         self._state_version: int | None = None
         self.refresh_plugins(force=True)
         #: When False, events are left in the outbox for ``lms worker`` instead of being
         #: delivered in-process right after commit.
-        self.deliver_inline = True
+        self.deliver_inline = self.config.events.deliver_inline
 
     @property
     def is_postgres(self) -> bool:
@@ -120,7 +124,12 @@ class LMS:
                 # a role change, and permission checks must see the current state.
                 actor = session.get(type(actor), actor.id)
             ctx = Context(
-                session=session, hooks=self.hooks, actor=actor, address=address, system=system
+                session=session,
+                hooks=self.hooks,
+                actor=actor,
+                address=address,
+                system=system,
+                lms=self,
             )
             try:
                 yield ctx

@@ -89,6 +89,14 @@ class Hooks:
                     "Please try again later or tell an administrator."
                 ) from None
 
+    def event_handler(self, plugin: str, hook_name: str) -> tuple[Callable[..., Any], bool] | None:
+        """``plugin``'s enabled implementation of an event hook, and whether it takes ``ctx``."""
+        caller = getattr(self.pm.hook, hook_name)
+        for impl in caller.get_hookimpls():
+            if impl.plugin_name == plugin and self.is_enabled(plugin):
+                return _bind(impl), "ctx" in impl.argnames
+        return None
+
     def deliver(self, plugin: str, event: Event, ctx: Context) -> bool:
         """Deliver ``event`` to one plugin. False when it has no implementation."""
         for name, fn in self.implementations(event.HOOK):

@@ -56,6 +56,7 @@ def lms_dashboard_widgets(ctx: Context, user: User) -> list[Widget]:
 def lms_course_panels(ctx: Context, course: Course, user: User | None) -> list[Panel]:
     """Called when a course page is drawn.
 
+    :param ctx: read access through ``ctx.session``.
     :param course: the course shown.
     :param user: the viewer, or None.
     :returns: :class:`~lms_core.contributions.Panel` objects.
@@ -79,6 +80,7 @@ def lms_admin_pages() -> list[AdminPage]:
 def lms_profile_sections(ctx: Context, user: User, viewer: User) -> list[ProfileSection]:
     """Called when a profile page is drawn.
 
+    :param ctx: read access through ``ctx.session``.
     :param user: whose profile it is.
     :param viewer: who is looking (the same user, or someone with ``user.view``).
     :returns: :class:`~lms_core.contributions.ProfileSection` objects.

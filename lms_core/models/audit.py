@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import String
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
@@ -42,4 +43,13 @@ class AuditEntry(Base):
 def _audit_log_is_append_only(session: Session, _flush_context: Any, _instances: Any) -> None:
     for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, AuditEntry) and (obj in session.deleted or session.is_modified(obj)):
+            raise RuntimeError("the audit log is append-only: entries cannot be changed or deleted")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _audit_log_refuses_bulk_changes(orm_execute_state: ORMExecuteState) -> None:
+    # ``session.execute(update(AuditEntry))`` / ``delete(AuditEntry)`` skip the flush check above.
+    if orm_execute_state.is_update or orm_execute_state.is_delete:
+        mapper = orm_execute_state.bind_mapper
+        if mapper is not None and mapper.class_ is AuditEntry:
             raise RuntimeError("the audit log is append-only: entries cannot be changed or deleted")

@@ -134,6 +134,8 @@ def _clean(changes: dict[str, Any]) -> dict[str, Any]:
                 number = int(value)
             except (TypeError, ValueError):
                 number = 0
+            if isinstance(value, float) and not value.is_integer():
+                number = 0  # 2.5 places is not a number of places; int() would say 2
             if number < 1 or number > 1_000_000 or isinstance(value, bool):
                 what = "capacity" if key == "capacity" else "due period (days)"
                 raise Invalid(
@@ -317,7 +319,7 @@ def update_lesson(ctx: Context, lesson: Lesson, **changes: Any) -> list[str]:
         **changes,
     }
     fields = _lesson_fields(ctx.hooks, lesson.kind, merged)
-    changed = []
+    changed: list[str] = []
     for key in ("title", "body", "url", "data"):
         if key in changes and getattr(lesson, key) != fields.get(key):
             setattr(lesson, key, fields.get(key))

@@ -125,7 +125,8 @@ def enroll(
     When the actor enrolls themselves the course's policy applies: open courses enroll at
     once, approval courses create a pending request, managers-only courses refuse. Enrolling
     someone else needs ``enrollment.manage`` in the course (or being their line manager).
-    Enrolling someone already enrolled returns their enrollment unchanged.
+    Enrolling someone already enrolled returns their enrollment unchanged, except that a
+    manager enrolling someone with a pending request approves it.
     """
     user = ctx.attach(user)
     course = ctx.attach(course)
@@ -162,6 +163,8 @@ def enroll(
 
     existing = find_enrollment(ctx, user, course)
     if existing is not None and existing.status != EnrollmentStatus.WITHDRAWN:
+        if existing.status == EnrollmentStatus.PENDING and status == EnrollmentStatus.ACTIVE:
+            approve(ctx, existing)  # a manager enrolling someone who asked approves the request
         return existing
     ctx.hooks.before_enroll(ctx=ctx, user=user, course=course, source=source)
     _lock_course(ctx, course)

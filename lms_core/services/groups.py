@@ -227,7 +227,7 @@ def add_members(
         raise Invalid(
             f"Members of {group.name!r} follow its rule; change the rule or the users' profiles instead."
         )
-    users = list(users)
+    users = [ctx.attach(u) for u in users]
     inactive = [u.email for u in users if not u.is_active]
     if inactive:
         raise Invalid(f"Deactivated users cannot join groups: {', '.join(inactive)}.")

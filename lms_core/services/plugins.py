@@ -45,6 +45,8 @@ __all__ = [
     "purge_plugin",
     "plugin_statuses",
     "migrate_plugin",
+    "settings_for",
+    "save_settings",
 ]
 
 log = logging.getLogger(__name__)

@@ -294,6 +294,10 @@ def deactivate_user(ctx: Context, user: User, reason: str = "") -> bool:
     from lms_core.services.permissions import invalidate
 
     invalidate(ctx.session, user.id)
+    ctx.session.flush()
+    from lms_core.services.groups import sync_user_rule_groups
+
+    sync_user_rule_groups(ctx, user)  # deactivated users drop out of rule groups
     audit(ctx, "user.deactivate", user, reason=reason)
     outbox.record(
         ctx,
@@ -326,6 +330,10 @@ def reactivate_user(ctx: Context, user: User) -> bool:
     user.deactivated_at = None
     user.failed_logins = 0
     user.locked_until = None
+    ctx.session.flush()
+    from lms_core.services.groups import sync_user_rule_groups
+
+    sync_user_rule_groups(ctx, user)  # and are back in the ones their profile matches
     audit(ctx, "user.reactivate", user)
     outbox.record(
         ctx, UserReactivated(user_id=user.id, reactivated_at=utcnow(), person=person(user))

@@ -1,0 +1,1 @@
+"""No-op plugins for the benchmarks."""

@@ -1,0 +1,251 @@
+"""Roles and permissions: built-in roles, custom roles, scopes, and the one check `can`."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from lms_core.errors import Conflict
+from lms_core.errors import Forbidden
+from lms_core.errors import Invalid
+from lms_core.events import RoleAssigned
+from lms_core.events import RoleRevoked
+from lms_core.models import AuditEntry
+from lms_core.models import OutboxEvent
+from lms_core.models import Role
+from lms_core.services import courses
+from lms_core.services import roles
+from lms_core.services import users
+from lms_core.services.permissions import can
+from lms_core.services.permissions import courses_with
+from lms_core.services.permissions import explain
+
+
+def _can(lms, user, permission, course=None) -> bool:
+    with lms.transaction(system=True) as ctx:
+        return can(ctx.attach(user), permission, course)
+
+
+def test_the_four_builtin_roles_exist(lms):
+    with lms.session() as session:
+        builtin = {r.name: r for r in session.scalars(select(Role).where(Role.builtin.is_(True)))}
+    assert set(builtin) == {"admin", "manager", "instructor", "learner"}
+
+
+def test_builtin_roles_hold_sensible_permissions(lms):
+    with lms.transaction(system=True) as ctx:
+        perms = {
+            name: roles.role_permissions(ctx, roles.get_role(ctx, name))
+            for name in roles.BUILTIN_ROLES
+        }
+    assert perms["admin"] == {"*"}
+    assert {"enrollment.self"} <= perms["learner"]
+    assert not perms["learner"] & {"user.manage", "role.manage", "course.create", "course.edit"}
+    assert {"course.create", "course.edit", "course.publish", "enrollment.manage"} <= perms[
+        "instructor"
+    ]
+    assert {"group.manage", "enrollment.manage", "progress.view", "user.view"} <= perms["manager"]
+    assert "user.manage" not in perms["manager"] and "role.manage" not in perms["manager"]
+
+
+def test_ensuring_builtin_roles_twice_changes_nothing(lms):
+    with lms.transaction(system=True) as ctx:
+        before = {r.name: roles.role_permissions(ctx, r) for r in roles.ensure_builtin_roles(ctx)}
+    with lms.transaction(system=True) as ctx:
+        after = {r.name: roles.role_permissions(ctx, r) for r in roles.ensure_builtin_roles(ctx)}
+    assert before == after
+
+
+def test_a_permission_an_admin_removed_from_a_builtin_role_is_not_given_back(lms):
+    with lms.transaction(system=True) as ctx:
+        learner = roles.get_role(ctx, "learner")
+        roles.set_role_permissions(ctx, learner, [])
+    with lms.transaction(system=True) as ctx:
+        roles.ensure_builtin_roles(ctx)
+        assert roles.role_permissions(ctx, roles.get_role(ctx, "learner")) == set()
+
+
+def test_an_admin_holds_every_permission_everywhere(lms, factory):
+    admin = factory.admin()
+    course = factory.course()
+    assert _can(lms, admin, "user.manage")
+    assert _can(lms, admin, "course.edit", course)
+    assert _can(lms, admin, "some.plugin.permission")
+
+
+def test_a_learner_holds_only_learner_permissions(lms, factory):
+    learner = factory.user()
+    course = factory.course()
+    assert _can(lms, learner, "enrollment.self")
+    assert not _can(lms, learner, "course.edit", course)
+    assert not _can(lms, learner, "user.manage")
+    assert not can(None, "enrollment.self")  # anonymous visitors hold nothing
+
+
+def test_a_custom_role_may_only_hold_known_permissions(lms):
+    with pytest.raises(Invalid) as excinfo, lms.transaction(system=True) as ctx:
+        roles.create_role(ctx, "auditor", "Auditor", ["audit.view", "teleport.use"])
+    assert excinfo.value.field == "permissions"
+    assert "teleport.use" in excinfo.value.message
+    with lms.session() as session:
+        assert session.scalars(select(Role).where(Role.name == "auditor")).first() is None
+
+
+def test_a_custom_role_grants_its_permissions(lms, factory):
+    with lms.transaction(system=True) as ctx:
+        roles.create_role(ctx, "auditor", "Auditor", ["audit.view", "user.view"])
+    person = factory.user(roles=("learner", "auditor"))
+    assert _can(lms, person, "audit.view")
+    assert _can(lms, person, "user.view")
+    assert not _can(lms, person, "user.manage")
+
+
+def test_role_names_are_validated_and_unique(lms):
+    with pytest.raises(Invalid) as excinfo, lms.transaction(system=True) as ctx:
+        roles.create_role(ctx, "Has Spaces!", "Bad")
+    assert excinfo.value.field == "name"
+    with pytest.raises(Conflict), lms.transaction(system=True) as ctx:
+        roles.create_role(ctx, "learner", "Another learner")
+
+
+def test_builtin_roles_cannot_be_deleted_but_custom_ones_can(lms, factory):
+    with lms.transaction(system=True) as ctx:
+        with pytest.raises(Invalid, match="built-in"):
+            roles.delete_role(ctx, roles.get_role(ctx, "learner"))
+        custom = roles.create_role(ctx, "helper", "Helper", ["user.view"])
+    person = factory.user(roles=("helper",))
+    with lms.transaction(system=True) as ctx:
+        roles.delete_role(ctx, custom)
+    assert not _can(lms, person, "user.view")
+
+
+def test_the_admin_role_always_holds_everything(lms):
+    with pytest.raises(Invalid), lms.transaction(system=True) as ctx:
+        roles.set_role_permissions(ctx, roles.get_role(ctx, "admin"), ["user.view"])
+
+
+def test_an_instructor_assigned_to_one_course_edits_that_course_only(lms, factory):
+    course_a = factory.course()
+    course_b = factory.course()
+    teacher = factory.user()
+    with lms.transaction(system=True) as ctx:
+        assert roles.assign_role(ctx, teacher, "instructor", course_a) is True
+        assert roles.assign_role(ctx, teacher, "instructor", course_a) is False
+    assert _can(lms, teacher, "course.edit", course_a)
+    assert not _can(lms, teacher, "course.edit", course_b)
+    assert not _can(lms, teacher, "course.edit")
+    with lms.transaction(teacher) as ctx:
+        courses.update_course(ctx, course_a, summary="Updated by its instructor")
+    with pytest.raises(Forbidden) as excinfo, lms.transaction(teacher) as ctx:
+        courses.update_course(ctx, course_b, summary="Not mine")
+    assert excinfo.value.permission == "course.edit"
+    assert "course.edit" in excinfo.value.message
+    with lms.transaction(system=True) as ctx:
+        assert courses_with(ctx.attach(teacher), "course.edit") == {course_a.id}
+        assert explain(ctx.attach(teacher), "course.edit", course_a) == [
+            f"instructor (course {course_a.id})"
+        ]
+
+
+def test_a_site_scope_role_applies_to_every_course(lms, factory):
+    course = factory.course()
+    teacher = factory.user(roles=("instructor",))
+    assert _can(lms, teacher, "course.edit", course)
+    with lms.transaction(system=True) as ctx:
+        assert courses_with(ctx.attach(teacher), "course.edit") is None
+
+
+def test_revoking_a_course_role_removes_that_scope_only(lms, factory):
+    course_a, course_b = factory.course(), factory.course()
+    teacher = factory.user()
+    with lms.transaction(system=True) as ctx:
+        roles.assign_role(ctx, teacher, "instructor", course_a)
+        roles.assign_role(ctx, teacher, "instructor", course_b)
+        assert roles.revoke_role(ctx, teacher, "instructor", course_a) is True
+        assert roles.revoke_role(ctx, teacher, "instructor", course_a) is False
+    assert not _can(lms, teacher, "course.edit", course_a)
+    assert _can(lms, teacher, "course.edit", course_b)
+
+
+def test_the_person_who_creates_a_course_becomes_its_instructor(lms, factory):
+    with lms.transaction(system=True) as ctx:
+        roles.create_role(ctx, "author", "Course author", ["course.create"])
+    author = factory.user(roles=("author",))
+    with lms.transaction(author) as ctx:
+        course = courses.create_course(ctx, "AUTH-1", "Authored")
+        courses.add_lesson(ctx, course, "First", body="Hello")
+        courses.publish_course(ctx, course)
+    other = factory.course()
+    assert _can(lms, author, "course.edit", course)
+    assert _can(lms, author, "course.publish", course)
+    assert not _can(lms, author, "course.edit", other)
+
+
+def test_services_refuse_with_a_message_naming_the_permission(lms, factory):
+    learner = factory.user()
+    with pytest.raises(Forbidden) as excinfo, lms.transaction(learner) as ctx:
+        courses.create_course(ctx, "NOPE-1", "Not allowed")
+    assert excinfo.value.permission == "course.create"
+    assert "course.create" in excinfo.value.message
+    with pytest.raises(Forbidden, match="role.manage"), lms.transaction(learner) as ctx:
+        roles.assign_role(ctx, learner, "admin")
+
+
+def test_deactivated_users_can_nothing(lms, factory):
+    admin = factory.admin()
+    other_admin = factory.admin()
+    course = factory.course()
+    with lms.transaction(admin) as ctx:
+        users.deactivate_user(ctx, other_admin)
+    assert not _can(lms, other_admin, "user.manage")
+    assert not _can(lms, other_admin, "course.edit", course)
+    # even when acting with a copy of themselves loaded before they were deactivated
+    with pytest.raises(Forbidden, match="deactivated"), lms.transaction(other_admin) as ctx:
+        courses.update_course(ctx, course, summary="after hours")
+
+
+def test_a_role_granted_in_the_same_unit_of_work_applies_at_once(lms, factory):
+    factory.admin()
+    person = factory.user()
+    with lms.transaction(system=True) as ctx:
+        attached = ctx.attach(person)
+        assert not can(attached, "user.manage")
+        roles.assign_role(ctx, attached, "admin")
+        assert can(attached, "user.manage")
+        roles.revoke_role(ctx, attached, "admin")
+        assert not can(attached, "user.manage")
+
+
+def test_assigning_and_revoking_roles_is_audited_and_recorded_as_events(lms, factory):
+    admin = factory.admin()
+    person = factory.user()
+    course = factory.course()
+    with lms.transaction(admin, address="203.0.113.9") as ctx:
+        roles.assign_role(ctx, person, "instructor", course)
+        roles.revoke_role(ctx, person, "instructor", course)
+    with lms.session() as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action.startswith("role.")).order_by(AuditEntry.id)
+        ).all()
+        events = session.scalars(
+            select(OutboxEvent)
+            .where(OutboxEvent.name.in_([RoleAssigned.NAME, RoleRevoked.NAME]))
+            .order_by(OutboxEvent.id)
+        ).all()
+    assert [(e.action, e.actor_label, e.target_label, e.address) for e in entries] == [
+        ("role.assign", admin.email, person.email, "203.0.113.9"),
+        ("role.revoke", admin.email, person.email, "203.0.113.9"),
+    ]
+    assert entries[0].details == {"role": "instructor", "course": course.code}
+    assert [e.name for e in events] == [RoleAssigned.NAME, RoleRevoked.NAME]
+    assert events[0].payload["user_id"] == person.id
+    assert events[0].payload["course_id"] == course.id
+    assert events[0].payload["by_user_id"] == admin.id
+
+
+def test_an_unknown_role_is_not_found(lms, factory):
+    from lms_core.errors import NotFound
+
+    person = factory.user()
+    with pytest.raises(NotFound, match="wizard"), lms.transaction(system=True) as ctx:
+        roles.assign_role(ctx, person, "wizard")
