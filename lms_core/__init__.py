@@ -7,8 +7,15 @@ the typed errors, contribution classes, event payloads and the runtime.
 from __future__ import annotations
 
 from lms_core.context import Context
+from lms_core.contributions import AdminPage
+from lms_core.contributions import AuthProvider
 from lms_core.contributions import LessonKind
+from lms_core.contributions import NavItem
+from lms_core.contributions import Panel
 from lms_core.contributions import Permission
+from lms_core.contributions import PluginInfo
+from lms_core.contributions import ProfileSection
+from lms_core.contributions import Widget
 from lms_core.errors import Conflict
 from lms_core.errors import Forbidden
 from lms_core.errors import Invalid
@@ -21,6 +28,13 @@ from lms_core.hooks.markers import hookspec
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdminPage",
+    "AuthProvider",
+    "NavItem",
+    "Panel",
+    "PluginInfo",
+    "ProfileSection",
+    "Widget",
     "Conflict",
     "Context",
     "Forbidden",

@@ -23,6 +23,11 @@ class Env:
         self.config_path = config_path
         self._lms: LMS | None = None
 
+    def close(self) -> None:
+        if self._lms is not None:
+            self._lms.dispose()
+            self._lms = None
+
     @property
     def lms(self) -> LMS:
         if self._lms is None:
@@ -74,6 +79,7 @@ class LMSGroup(click.Group):
 def cli(ctx: click.Context, config_path: str | None) -> None:
     """A plugin-based learning management system."""
     ctx.obj = Env(config_path)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @cli.group()

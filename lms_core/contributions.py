@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -11,6 +12,15 @@ from attrs import frozen
 
 if TYPE_CHECKING:
     from lms_core.models import Lesson
+
+
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _items(value: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(value)
+
 
 __all__ = [
     "AdminPage",
@@ -36,7 +46,7 @@ class Permission:
     name: str
     title: str
     description: str = ""
-    default_roles: tuple[str, ...] = field(default=(), converter=tuple)
+    default_roles: tuple[str, ...] = field(default=(), converter=_names)
     #: True when the permission makes sense inside one course (course-scope assignments).
     course_scoped: bool = False
 
@@ -75,13 +85,13 @@ class PluginInfo:
     version: str
     title: str
     description: str = ""
-    requires: tuple[str, ...] = field(default=(), converter=tuple)
+    requires: tuple[str, ...] = field(default=(), converter=_names)
     core: str = ">=0.1"
     settings: type | None = None
-    permissions: tuple[Permission, ...] = field(default=(), converter=tuple)
+    permissions: tuple[Permission, ...] = field(default=(), converter=_items)
     personal_data: bool = False
     migrations: str | None = None
-    hookspecs: tuple[Any, ...] = field(default=(), converter=tuple)
+    hookspecs: tuple[Any, ...] = field(default=(), converter=_items)
 
 
 @frozen(kw_only=True)

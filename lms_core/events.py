@@ -54,6 +54,10 @@ def _str() -> Any:
     return field(validator=instance_of(str))
 
 
+def _names(value: Any) -> tuple[str, ...]:
+    return tuple(value)
+
+
 def _when() -> Any:
     return field(validator=instance_of(dt.datetime))
 
@@ -129,7 +133,7 @@ class UserUpdated(Event):
     HOOK = "lms_on_user_updated"
     user_id: int = _int()
     updated_at: dt.datetime = _when()
-    changed: tuple[str, ...] = field(converter=tuple)
+    changed: tuple[str, ...] = field(converter=_names)
     person: Person = field(validator=instance_of(Person))
 
 

@@ -242,6 +242,13 @@ def load_plugins(
             quarantine(
                 plugin.name, f"implements unknown hook(s) {', '.join(sorted(unknown))} (misspelt?)"
             )
+            continue
+        misnamed = _misnamed_tables(pm, plugin)
+        if misnamed:
+            pm.unregister(plugin.module)
+            quarantine(
+                plugin.name, f"its tables must be named {plugin.name}_*: {', '.join(misnamed)}"
+            )
 
     # 4. Requirements and the privacy contract (repeat: quarantining one may strand another).
     changed = True
@@ -262,6 +269,18 @@ def load_plugins(
 
     pm.check_pending()
     return registry
+
+
+def _misnamed_tables(pm: pluggy.PluginManager, plugin: LoadedPlugin) -> list[str]:
+    """Tables of the models a plugin registers that lack its name as prefix."""
+    bad = []
+    for impl in pm.hook.lms_register_models.get_hookimpls():
+        if impl.plugin is plugin.module:
+            for model in impl.function() or ():
+                table = getattr(model, "__tablename__", None)
+                if table is None or not str(table).startswith(f"{plugin.name}_"):
+                    bad.append(str(table))
+    return bad
 
 
 def _privacy_problem(pm: pluggy.PluginManager, plugin: LoadedPlugin) -> str | None:

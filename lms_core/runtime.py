@@ -64,7 +64,9 @@ class LMS:
             extra=(*self.config.plugins.modules, *plugins),
             use_entry_points=use_entry_points,
         )
-        self.hooks = Hooks(self.pm, self.plugin_enabled)
+        self.hooks = Hooks(
+            self.pm, self.plugin_enabled, lambda: [p.info for p in self.plugins.loaded.values()]
+        )
         self._enabled: frozenset[str] = frozenset()
         self._state_version: int | None = None
         self.refresh_plugins(force=True)

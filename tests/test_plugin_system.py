@@ -68,6 +68,7 @@ def test_broken_incompatible_misspelt_and_careless_plugins_are_quarantined_with_
             "sample_plugins.misspelt",
             "sample_plugins.nosy",
             "sample_plugins.gate",
+            "sample_plugins.misnamed",
         ],
         sync=False,
     )
@@ -76,6 +77,7 @@ def test_broken_incompatible_misspelt_and_careless_plugins_are_quarantined_with_
     assert "needs core <0.1" in quarantined["ancient"]
     assert "lms_on_course_complete" in quarantined["misspelt"]
     assert "nosy_notes" in quarantined["nosy"] and "lms_privacy_erase" in quarantined["nosy"]
+    assert "must be named misnamed_*: things" in quarantined["misnamed"]
     # the rest of the site starts: good plugins are loaded
     assert set(site.plugins.loaded) == {"recorder", "gate"}
     states = {s.name: s.state for s in plugin_statuses(site)}

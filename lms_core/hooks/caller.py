@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from lms_core.context import Context
     from lms_core.contributions import LessonKind
     from lms_core.contributions import Permission
+    from lms_core.contributions import PluginInfo
     from lms_core.events import Event
     from lms_core.models import Course
     from lms_core.models import Enrollment
@@ -42,9 +44,15 @@ def _bind(impl: Any) -> Callable[..., Any]:
 class Hooks:
     """Calls hooks on the plugins of ``pm`` for which ``is_enabled(name)`` is true."""
 
-    def __init__(self, pm: pluggy.PluginManager, is_enabled: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        pm: pluggy.PluginManager,
+        is_enabled: Callable[[str], bool],
+        plugin_infos: Callable[[], Iterable[PluginInfo]] = tuple,
+    ) -> None:
         self.pm = pm
         self.is_enabled = is_enabled
+        self.plugin_infos = plugin_infos
 
     # -- generic machinery -------------------------------------------------------------
     def implementations(
@@ -107,7 +115,12 @@ class Hooks:
 
     # -- one method per core hook ------------------------------------------------------
     def permissions(self) -> list[Permission]:
-        return self.collect("lms_register_permissions")
+        """Permissions from ``lms_register_permissions`` and enabled plugins' ``PluginInfo``."""
+        declared = self.collect("lms_register_permissions")
+        for info in self.plugin_infos():
+            if self.is_enabled(info.name):
+                declared.extend(p for p in info.permissions if p not in declared)
+        return declared
 
     def lesson_kinds(self) -> dict[str, LessonKind]:
         kinds: dict[str, LessonKind] = {}

@@ -62,7 +62,7 @@ def audit_query(
     target_id: str | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-) -> Select[tuple[AuditEntry]]:
+) -> Select[AuditEntry]:
     """A filtered, newest-first query over the audit log (``action`` may end in ``*``)."""
     stmt = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     if action:

@@ -142,7 +142,7 @@ def registry(hooks: Hooks) -> dict[str, Permission]:
     """Every permission declared by the core and the enabled plugins, by name."""
     out: dict[str, Permission] = {}
     for permission in hooks.permissions():
-        if permission.name in out:
+        if permission.name in out and out[permission.name] != permission:
             raise ValueError(f"permission {permission.name!r} is declared twice")
         out[permission.name] = permission
     return out

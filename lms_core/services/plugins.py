@@ -234,17 +234,20 @@ def enable_plugin(
     except Exception as exc:
         reason = f"migration failed: {type(exc).__name__}: {exc}"
         with lms.transaction(system=True) as ctx:
-            state = _state(ctx, name) or PluginState(name=name, enabled=False, changed_at=utcnow())
+            state: PluginState = _state(ctx, name) or PluginState(
+                name=name, enabled=False, changed_at=utcnow()
+            )
             state.enabled = False
             state.note = _QUARANTINE + reason
             ctx.session.add(state)
             _bump(ctx)
         raise PluginError(f"{name} was not enabled: its {reason}") from exc
     with lms.transaction(actor, address=address, system=actor is None) as ctx:
-        state = _state(ctx, name)
-        if state is None:
-            state = PluginState(name=name, enabled=True, changed_at=utcnow())
-            ctx.session.add(state)
+        current = _state(ctx, name)
+        if current is None:
+            current = PluginState(name=name, enabled=True, changed_at=utcnow())
+            ctx.session.add(current)
+        state = current
         state.enabled = True
         state.note = None
         state.changed_at = utcnow()
@@ -423,7 +426,7 @@ def save_settings(lms: LMS, name: str, values: dict[str, Any], actor: User | Non
     if info.settings is None:
         raise PluginError(f"{name} has no settings.")
     try:
-        settings = converter.structure(values, info.settings)
+        settings: Any = converter.structure(values, info.settings)
     except Exception as exc:
         raise PluginError(
             f"Settings of {name} are invalid: " + "; ".join(describe_errors(exc))

@@ -8,8 +8,10 @@ Erasure runs in one transaction: if any plugin fails, nothing is erased.
 from __future__ import annotations
 
 from typing import Any
+from typing import cast
 
 import attrs
+from sqlalchemy import Table
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -177,7 +179,7 @@ def erase_user(ctx: Context, email: str) -> int:
     s.flush()
     # The audit log is append-only through the ORM (see lms_core.models.audit); erasure is
     # the one sanctioned change, made with Core statements on the table itself.
-    log_table = AuditEntry.__table__
+    log_table = cast(Table, AuditEntry.__table__)
     conn = s.connection()
     conn.execute(
         log_table.update()

@@ -82,12 +82,12 @@ def ensure_builtin_roles(ctx: Context) -> list[Role]:
         if permission.name in known:
             continue
         for role_name in permission.default_roles:
-            role = roles.get(role_name)
-            if role is None or role_name == ADMIN:
+            holder = roles.get(role_name)
+            if holder is None or role_name == ADMIN:
                 continue
-            if (role.id, permission.name) not in existing:
-                ctx.session.add(RolePermission(role_id=role.id, permission=permission.name))
-                existing.add((role.id, permission.name))
+            if (holder.id, permission.name) not in existing:
+                ctx.session.add(RolePermission(role_id=holder.id, permission=permission.name))
+                existing.add((holder.id, permission.name))
         ctx.session.add(KnownPermission(name=permission.name))
     ctx.session.flush()
     invalidate(ctx.session)

@@ -28,8 +28,8 @@ def lms_on_course_completed(event, ctx):
 
 
 @hookimpl
-def lms_register_permissions():
-    return list(PLUGIN.permissions)
+def lms_register_models():
+    return [NotesEntry]
 
 
 @hookimpl
