@@ -276,7 +276,8 @@ def _misnamed_tables(pm: pluggy.PluginManager, plugin: LoadedPlugin) -> list[str
     bad = []
     for impl in pm.hook.lms_register_models.get_hookimpls():
         if impl.plugin is plugin.module:
-            for model in impl.function() or ():
+            models: Iterable[Any] = impl.function() or ()
+            for model in models:
                 table = getattr(model, "__tablename__", None)
                 if table is None or not str(table).startswith(f"{plugin.name}_"):
                     bad.append(str(table))
