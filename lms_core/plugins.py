@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
+from typing import cast
 
 import pluggy
 from attrs import define
@@ -276,7 +277,7 @@ def _misnamed_tables(pm: pluggy.PluginManager, plugin: LoadedPlugin) -> list[str
     bad = []
     for impl in pm.hook.lms_register_models.get_hookimpls():
         if impl.plugin is plugin.module:
-            models: Iterable[Any] = impl.function() or ()
+            models = cast("Iterable[Any]", impl.function() or ())
             for model in models:
                 table = getattr(model, "__tablename__", None)
                 if table is None or not str(table).startswith(f"{plugin.name}_"):
