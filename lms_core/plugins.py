@@ -33,6 +33,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from lms_core import default_lessons
+from lms_core import default_nav
 from lms_core import default_permissions
 from lms_core.contributions import PluginInfo
 from lms_core.db import Base
@@ -61,6 +62,7 @@ CORE_PLUGIN_PREFIX = "core."
 DEFAULT_PLUGINS: tuple[tuple[str, ModuleType], ...] = (
     ("core.permissions", default_permissions),
     ("core.lessons", default_lessons),
+    ("core.nav", default_nav),
 )
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,49}$")

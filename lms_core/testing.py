@@ -196,3 +196,59 @@ def lms_factory(lms: LMS, lms_config: Config) -> Iterator[Any]:
     finally:
         for site in made:
             site.dispose()
+
+
+class AuthActions:
+    """Sign in and out through the real sign-in form (Flask tutorial style)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def login(self, email: str, password: str) -> Any:
+        page = self._client.get("/auth/login")
+        token = _csrf_from(page.get_data(as_text=True))
+        return self._client.post(
+            "/auth/login", data={"email": email, "password": password, "csrf_token": token}
+        )
+
+    def logout(self) -> Any:
+        page = self._client.get("/")
+        return self._client.post(
+            "/auth/logout", data={"csrf_token": _csrf_from(page.get_data(as_text=True))}
+        )
+
+
+def _csrf_from(html: str) -> str:
+    import re
+
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html
+    )
+    if match is None:
+        raise AssertionError("no CSRF token on the page")
+    return match.group(1)
+
+
+def csrf_token(client: Any, path: str = "/") -> str:
+    """A CSRF token for ``client``'s session, read from a page that has a form."""
+    return _csrf_from(client.get(path).get_data(as_text=True))
+
+
+@pytest.fixture
+def app(lms: LMS) -> Any:
+    """The web app serving the test site (``lms``)."""
+    from lms_core.web import create_app
+
+    application = create_app(lms=lms)
+    application.config.update(TESTING=True)
+    return application
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def auth(client: Any) -> AuthActions:
+    return AuthActions(client)

@@ -1,0 +1,61 @@
+"""The core's navigation and admin menu, contributed through the same hooks plugins use."""
+
+from __future__ import annotations
+
+from lms_core.contributions import AdminPage
+from lms_core.contributions import NavItem
+from lms_core.hooks.markers import hookimpl
+
+
+@hookimpl
+def lms_nav_items(user: object) -> list[NavItem]:
+    if user is None:
+        return [NavItem(label="Catalog", endpoint="learner.catalog", order=20)]
+    return [
+        NavItem(label="Dashboard", endpoint="learner.dashboard", order=10),
+        NavItem(label="Catalog", endpoint="learner.catalog", order=20),
+        NavItem(label="Teach", endpoint="teach.index", permission="course.create", order=30),
+        NavItem(label="Admin", endpoint="admin.index", permission="user.view", order=90),
+    ]
+
+
+@hookimpl
+def lms_admin_pages() -> list[AdminPage]:
+    return [
+        AdminPage(
+            label="Users",
+            endpoint="admin.users",
+            permission="user.view",
+            description="Accounts, profiles, import",
+        ),
+        AdminPage(
+            label="Groups",
+            endpoint="admin.groups",
+            permission="group.manage",
+            description="Cohorts and their rules",
+        ),
+        AdminPage(
+            label="Roles",
+            endpoint="admin.roles",
+            permission="role.manage",
+            description="Roles, permissions, assignments",
+        ),
+        AdminPage(
+            label="Audit log",
+            endpoint="admin.audit",
+            permission="audit.view",
+            description="Who did what, when",
+        ),
+        AdminPage(
+            label="Plugins",
+            endpoint="admin.plugins",
+            permission="plugin.manage",
+            description="Turn features on and off",
+        ),
+        AdminPage(
+            label="Deliveries",
+            endpoint="admin.deliveries",
+            permission="plugin.manage",
+            description="Failed or stuck event deliveries",
+        ),
+    ]

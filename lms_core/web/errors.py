@@ -1,0 +1,56 @@
+"""Friendly error pages (HTML) and problem details (JSON API); never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask import jsonify
+from flask import render_template
+from flask import request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: ("Bad request", "The request could not be understood."),
+    401: ("Please sign in", "You need to sign in to see this."),
+    403: ("Not allowed", "Your account does not have permission to see this page."),
+    404: ("Not found", "There is nothing at this address."),
+    405: ("Not allowed", "That action is not possible here."),
+    413: ("Too large", "The upload is too large."),
+    429: ("Too many attempts", "Please wait a moment and try again."),
+    500: ("Something went wrong", "The error has been logged. Please try again later."),
+}
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        code = exc.code or 500
+        title, text = MESSAGES.get(code, (exc.name, exc.description or ""))
+        if code == 400 and exc.description and "CSRF" in exc.description:
+            text = "The form expired or was sent from elsewhere. Reload the page and try again."
+        if _is_api():
+            response = jsonify(
+                type="about:blank", title=title, status=code, detail=exc.description or text
+            )
+            response.status_code = code
+            response.mimetype = "application/problem+json"
+            return response
+        return render_template("error.html", code=code, title=title, text=text), code
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        title, text = MESSAGES[500]
+        if _is_api():
+            response = jsonify(type="about:blank", title=title, status=500, detail=text)
+            response.status_code = 500
+            response.mimetype = "application/problem+json"
+            return response
+        return render_template("error.html", code=500, title=title, text=text), 500
