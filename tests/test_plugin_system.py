@@ -420,3 +420,17 @@ def test_export_and_erase_cover_the_core_and_every_plugin(lms_factory, factory):
         assert "pat@example.com" not in labels
         payloads = session.scalars(select(OutboxEvent.payload)).all()
         assert "pat@example.com" not in json.dumps(payloads)
+
+
+def test_a_generic_listener_gets_every_event_once(lms_factory, factory):
+    from sample_plugins import generic
+
+    generic.SEEN.clear()
+    site = lms_factory(["sample_plugins.generic"])
+    learner, course = factory.user(), factory.course(lessons=1)
+    complete_course(site, learner, course)
+    assert generic.SEEN == [
+        "lms.enrollment.created.v1",
+        "lms.lesson.completed.v1",
+        "lms.course.completed.v1",
+    ]

@@ -98,20 +98,24 @@ class Hooks:
                 ) from None
 
     def event_handler(self, plugin: str, hook_name: str) -> tuple[Callable[..., Any], bool] | None:
-        """``plugin``'s enabled implementation of an event hook, and whether it takes ``ctx``."""
-        caller = getattr(self.pm.hook, hook_name)
-        for impl in caller.get_hookimpls():
-            if impl.plugin_name == plugin and self.is_enabled(plugin):
-                return _bind(impl), "ctx" in impl.argnames
+        """``plugin``'s enabled implementation of an event hook (else of ``lms_on_event``),
+        and whether it takes ``ctx``."""
+        if not self.is_enabled(plugin):
+            return None
+        for name in (hook_name, "lms_on_event"):
+            caller = getattr(self.pm.hook, name, None)
+            for impl in caller.get_hookimpls() if caller is not None else ():
+                if impl.plugin_name == plugin:
+                    return _bind(impl), "ctx" in impl.argnames
         return None
 
     def deliver(self, plugin: str, event: Event, ctx: Context) -> bool:
         """Deliver ``event`` to one plugin. False when it has no implementation."""
-        for name, fn in self.implementations(event.HOOK):
-            if name == plugin:
-                fn(event=event, ctx=ctx)
-                return True
-        return False
+        handler = self.event_handler(plugin, event.HOOK)
+        if handler is None:
+            return False
+        handler[0](event=event, ctx=ctx)
+        return True
 
     # -- one method per core hook ------------------------------------------------------
     def permissions(self) -> list[Permission]:

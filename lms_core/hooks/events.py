@@ -220,3 +220,28 @@ def lms_on_role_revoked(event: events.RoleRevoked, ctx: Context) -> None:
 
     .. versionadded:: 0.1
     """
+
+
+@hookspec
+def lms_on_event(event: events.Event, ctx: Context) -> None:
+    """Called after any event committed, core or plugin-published, for plugins that react to
+    events generically (rules engines, exporters, webhooks).
+
+    A plugin that implements the event's own hook (``lms_on_course_completed``) gets that one
+    instead, never both. Delivery is the same: after commit, one delivery record per
+    (event, plugin), retried with backoff.
+
+    :param event: any :class:`lms_core.events.Event`; ``event.NAME`` says which
+        (``lms.course.completed.v1``, ``forums.post.created.v1`` ...).
+    :param ctx: a unit of work whose transaction also marks this delivery done.
+    :returns: nothing (ignored).
+
+    Example::
+
+        @hookimpl
+        def lms_on_event(event, ctx):
+            for rule in rules_for(ctx, event.NAME):
+                rule.apply(ctx, event)
+
+    .. versionadded:: 0.1
+    """
