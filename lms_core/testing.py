@@ -24,6 +24,7 @@ from sqlalchemy import text
 from lms_core.config import Config
 from lms_core.config import load_config
 from lms_core.db import Base
+from lms_core.hooks.markers import hookimpl
 from lms_core.models import Course
 from lms_core.models import Enrollment
 from lms_core.models import User
@@ -252,3 +253,31 @@ def client(app: Any) -> Any:
 @pytest.fixture
 def auth(client: Any) -> AuthActions:
     return AuthActions(client)
+
+
+class EventCollector:
+    """A plugin object that keeps every event delivered to it (through ``lms_on_event``).
+
+    Load it like any plugin: ``site = lms_factory([my_plugin, collector])``; then
+    ``collector.names()`` lists the delivered events' names in order.
+    """
+
+    def __init__(self, name: str = "collector") -> None:
+        from lms_core.contributions import PluginInfo
+
+        self.PLUGIN = PluginInfo(name=name, version="1.0", title="Event collector (tests)")
+        self.__name__ = f"lms_core.testing.{name}"
+        self.events: list[Any] = []
+
+    @hookimpl
+    def lms_on_event(self, event: Any) -> None:
+        self.events.append(event)
+
+    def names(self) -> list[str]:
+        return [event.NAME for event in self.events]
+
+
+@pytest.fixture
+def event_collector() -> EventCollector:
+    """An :class:`EventCollector` to pass to ``lms_factory``."""
+    return EventCollector()

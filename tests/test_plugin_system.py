@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -434,3 +435,94 @@ def test_a_generic_listener_gets_every_event_once(lms_factory, factory):
         "lms.lesson.completed.v1",
         "lms.course.completed.v1",
     ]
+
+
+def test_a_plugin_whose_migration_fails_is_quarantined_and_the_rest_start(lms_factory):
+    site = lms_factory(["sample_plugins.badmigration", "sample_plugins.recorder"])
+    states = {s.name: s for s in plugin_statuses(site)}
+    assert states["badmigration"].state == "quarantined"
+    assert "migration failed" in states["badmigration"].reason
+    assert states["recorder"].state == "enabled"
+    with pytest.raises(PluginError, match="migration failed"):
+        enable_plugin(site, "badmigration")
+
+
+def test_a_login_filter_can_refuse_a_sign_in(lms_factory, factory):
+    from lms_core.services.users import authenticate
+
+    site = lms_factory(["sample_plugins.doorman"])
+    factory.user("temp@example.com", password="a long password", department="Contractors")
+    with pytest.raises(Rejected) as info, site.transaction(system=True) as ctx:
+        authenticate(ctx, "temp@example.com", "a long password")
+    assert info.value.redirect_to == "/partners"
+
+
+def test_the_event_collector_fixture_sees_what_plugins_see(lms_factory, factory, event_collector):
+    site = lms_factory([event_collector])
+    learner, course = factory.user(), factory.course(lessons=1)
+    complete_course(site, learner, course)
+    assert event_collector.names() == [
+        "lms.enrollment.created.v1",
+        "lms.lesson.completed.v1",
+        "lms.course.completed.v1",
+    ]
+
+
+def test_old_outbox_rows_still_load_after_a_payload_gains_a_field():
+    from lms_core.events import UserEnrolled
+    from lms_core.events import load_event
+
+    # a row written before ``due_at`` existed
+    old = {
+        "enrollment_id": 1,
+        "user_id": 2,
+        "course_id": 3,
+        "course_code": "A",
+        "source": "self",
+        "enrolled_at": "2026-01-01T00:00:00+00:00",
+    }
+    event = load_event(UserEnrolled.NAME, old)
+    assert event.due_at is None and event.course_category is None
+
+
+def test_a_payload_is_checked_when_it_is_sent():
+    import datetime as dt
+
+    from lms_core.events import CourseCompleted
+
+    with pytest.raises(TypeError, match="enrollment_id"):
+        CourseCompleted(
+            enrollment_id="7",
+            user_id=1,
+            course_id=1,
+            course_code="A",
+            completed_at=dt.datetime.now(dt.UTC),
+        )
+
+
+def test_the_plugins_cli_lists_enables_and_disables(lms_factory, lms_config, tmp_path):
+    from click.testing import CliRunner
+
+    from lms_core.cli import cli
+
+    lms_factory(["sample_plugins.recorder", "sample_plugins.gate"])
+    config = tmp_path / "lms.toml"
+    config.write_text(
+        f'[database]\nurl = "{lms_config.database_url}"\n\n[plugins]\nmodules = ["sample_plugins.recorder", "sample_plugins.gate", "sample_plugins.misspelt"]\n'
+    )
+    runner = CliRunner()
+    listing = runner.invoke(cli, ["--config", str(config), "plugins", "list"])
+    assert listing.exit_code == 0, listing.output
+    assert re.search(r"recorder\s+1.0\s+enabled", listing.output)
+    assert re.search(r"misspelt\s+\?\s+quarantined.*lms_on_course_complete", listing.output)
+    refused = runner.invoke(cli, ["--config", str(config), "plugins", "disable", "recorder"])
+    assert refused.exit_code != 0 and "gate require" in str(refused.exception)
+    assert (
+        runner.invoke(cli, ["--config", str(config), "plugins", "disable", "gate"]).exit_code == 0
+    )
+    info = runner.invoke(cli, ["--config", str(config), "plugins", "info", "gate"])
+    assert "State: disabled" in info.output and "Requires: recorder" in info.output
+    hooks = runner.invoke(
+        cli, ["--config", str(config), "hooks", "list", "--hook", "lms_on_user_enrolled"]
+    )
+    assert hooks.output.strip() == "lms_on_user_enrolled: recorder"
