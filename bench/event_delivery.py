@@ -85,7 +85,6 @@ def fill_outbox(lms: LMS, events: int) -> None:
                 "status": DeliveryStatus.PENDING.value,
                 "attempts": 0,
                 "next_attempt_at": now,
-                "locked_until": None,
                 "locked_by": None,
                 "last_error": None,
                 "delivered_at": None,

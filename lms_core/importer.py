@@ -1123,7 +1123,6 @@ class _Writer:
                         "status": "pending",
                         "attempts": 0,
                         "next_attempt_at": self.now,
-                        "locked_until": None,
                         "locked_by": None,
                         "last_error": None,
                         "delivered_at": None,

@@ -190,7 +190,7 @@ def redeliver(ctx: Context, delivery_ids: Iterable[int], *, include_delivered: b
         stmt = stmt.where(Delivery.status != DeliveryStatus.DELIVERED)
     result = ctx.session.execute(
         stmt.values(
-            status=DeliveryStatus.PENDING, next_attempt_at=utcnow(), attempts=0, locked_until=None
+            status=DeliveryStatus.PENDING, next_attempt_at=utcnow(), attempts=0
         )
     )
     count = result.rowcount  # type: ignore[attr-defined]

@@ -51,8 +51,7 @@ class Delivery(Base):
     status: Mapped[str] = mapped_column(String(10), default=DeliveryStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column()
-    # Set while a worker holds the delivery, so a crashed worker's claim expires.
-    locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+    #: The process that last attempted it (``host:pid:thread``), for admins chasing a problem.
     locked_by: Mapped[str | None] = mapped_column(String(100), default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -162,7 +162,6 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', lms_core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('locked_until', lms_core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('locked_by', sa.String(length=100), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('delivered_at', lms_core.db.UTCDateTime(timezone=True), nullable=True),
