@@ -49,7 +49,7 @@ class Progress:
 
     @property
     def percent(self) -> int:
-        return 100 if self.total == 0 else round(100 * self.done / self.total)
+        return 0 if self.total == 0 else round(100 * self.done / self.total)
 
 
 def completed_lesson_ids(ctx: Context, enrollment: Enrollment) -> set[int]:
