@@ -40,6 +40,7 @@ from sqlalchemy import update
 from lms_core.context import Context
 from lms_core.db import utcnow
 from lms_core.default_permissions import LEARNER
+from lms_core.errors import Forbidden
 from lms_core.errors import Invalid
 from lms_core.errors import LMSError
 from lms_core.events import Event
@@ -65,6 +66,7 @@ from lms_core.models import Role
 from lms_core.models import RoleAssignment
 from lms_core.models import User
 from lms_core.services.audit import audit
+from lms_core.services.permissions import can
 from lms_core.services.users import normalize_email
 
 if TYPE_CHECKING:
@@ -1167,8 +1169,21 @@ def import_users_csv(
     skip_bad_rows: bool = False,
     dry_run: bool = False,
     progress: Progress | None = None,
+    actor: User | None = None,
+    address: str | None = None,
 ) -> ImportReport:
-    """Import ``csv_file``; see the module docstring. Never raises for bad data: read the report."""
+    """Import ``csv_file``; see the module docstring. Never raises for bad data: read the report.
+
+    ``actor`` (who uploaded the file, from the web) must hold ``user.manage``; the import is
+    audited as theirs. Without an actor it runs as the site itself (the CLI).
+    """
+    if actor is not None:
+        with lms.session() as session:
+            if not can(session.get(User, actor.id), "user.manage"):
+                raise Forbidden(
+                    "You are not allowed to import users (it needs the user.manage permission).",
+                    "user.manage",
+                )
     path = Path(csv_file)
     report = ImportReport(file=path.name, dry_run=dry_run, skip_bad_rows=skip_bad_rows)
     try:
@@ -1205,7 +1220,8 @@ def import_users_csv(
             session.rollback()
             session.close()
     else:
-        with lms.transaction(system=True) as ctx:
+        # The import writes in bulk as the site itself; ``actor`` is who the audit names.
+        with lms.transaction(actor, address=address, system=True) as ctx:
             _plan_and_write(ctx, rows, report, tick, write=True)
     if progress is not None:
         progress(total, total)

@@ -189,9 +189,11 @@ def redeliver(ctx: Context, delivery_ids: Iterable[int], *, include_delivered: b
     if not include_delivered:
         stmt = stmt.where(Delivery.status != DeliveryStatus.DELIVERED)
     result = ctx.session.execute(
-        stmt.values(
-            status=DeliveryStatus.PENDING, next_attempt_at=utcnow(), attempts=0
-        )
+        stmt.values(status=DeliveryStatus.PENDING, next_attempt_at=utcnow(), attempts=0)
     )
-    count = result.rowcount  # type: ignore[attr-defined]
-    return int(count or 0)
+    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if count:
+        from lms_core.services.audit import audit
+
+        audit(ctx, "event.redeliver", None, deliveries=ids, replay=include_delivered)
+    return count

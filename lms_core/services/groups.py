@@ -126,6 +126,12 @@ def update_group(ctx: Context, group: Group, **changes: Any) -> None:
     group = ctx.attach(group)
     require(ctx, "group.manage", to="edit groups")
     unknown = set(changes) - {"name", "kind", "description", "rule"}
+    before = {
+        "name": group.name,
+        "kind": group.kind,
+        "description": group.description,
+        "rule": group.rule,
+    }
     if unknown:
         raise Invalid(f"Unknown group field(s): {', '.join(sorted(unknown))}.")
     if "name" in changes:
@@ -144,7 +150,9 @@ def update_group(ctx: Context, group: Group, **changes: Any) -> None:
         rule_changed = rule != group.rule
         group.rule = rule
     ctx.session.flush()
-    audit(ctx, "group.update", group, changes={k: v for k, v in changes.items()})
+    changed_fields = sorted(k for k in changes if getattr(group, k) != before[k])
+    if changed_fields:
+        audit(ctx, "group.update", group, changed=changed_fields)
     if rule_changed:
         sync_group(ctx, group)
 
