@@ -32,6 +32,7 @@ from packaging.specifiers import InvalidSpecifier
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from lms_core import default_api_auth
 from lms_core import default_lessons
 from lms_core import default_nav
 from lms_core import default_permissions
@@ -63,6 +64,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, ModuleType], ...] = (
     ("core.permissions", default_permissions),
     ("core.lessons", default_lessons),
     ("core.nav", default_nav),
+    ("core.api_auth", default_api_auth),
 )
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,49}$")

@@ -69,7 +69,9 @@ def test_nothing_is_pending_after_upgrade_and_upgrading_again_is_harmless(lms):
     assert migrate.pending(lms) is False
     migrate.upgrade(lms)
     assert migrate.pending(lms) is False
-    assert "core_0001" in migrate.current_heads(lms)
+    assert set(
+        ScriptDirectory.from_config(migrate.alembic_config(lms)).get_heads()
+    ) <= migrate.current_heads(lms)
 
 
 def test_a_fresh_database_has_a_pending_migration(tmp_path):

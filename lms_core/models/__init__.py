@@ -27,11 +27,13 @@ from lms_core.models.roles import KnownPermission
 from lms_core.models.roles import Role
 from lms_core.models.roles import RoleAssignment
 from lms_core.models.roles import RolePermission
+from lms_core.models.tokens import ApiToken
 from lms_core.models.users import PROFILE_ATTRIBUTES
 from lms_core.models.users import User
 
 __all__ = [
     "ALL_PERMISSIONS",
+    "ApiToken",
     "AuditEntry",
     "Course",
     "CourseStatus",

@@ -21,6 +21,7 @@ from lms_core.db import utcnow
 from lms_core.errors import Conflict
 from lms_core.errors import NotFound
 from lms_core.events import EVENT_TYPES
+from lms_core.models import ApiToken
 from lms_core.models import AuditEntry
 from lms_core.models import Course
 from lms_core.models import Enrollment
@@ -29,6 +30,7 @@ from lms_core.models import GroupMember
 from lms_core.models import Lesson
 from lms_core.models import LessonProgress
 from lms_core.models import OutboxEvent
+from lms_core.models import PluginState
 from lms_core.models import Role
 from lms_core.models import RoleAssignment
 from lms_core.models import User
@@ -51,6 +53,20 @@ def _get(ctx: Context, email: str) -> User:
     if user is None:
         raise NotFound(f"There is no user with the email {email}.")
     return user
+
+
+def _privacy_hooks(ctx: Context, hook: str) -> list[tuple[str, Any]]:
+    """Implementations of every plugin set up on this site, enabled or not.
+
+    A disabled plugin's data is still there, so it is covered; a plugin that is installed but
+    was never set up here (no state row, so no tables) has nothing to export or erase.
+    """
+    set_up = set(ctx.session.scalars(select(PluginState.name)))
+    return [
+        (name, fn)
+        for name, fn in ctx.hooks.implementations(hook, include_disabled=True)
+        if name.startswith("core.") or name in set_up
+    ]
 
 
 def export_user(ctx: Context, email: str) -> dict[str, Any]:
@@ -133,9 +149,21 @@ def export_user(ctx: Context, email: str) -> dict[str, Any]:
             }
             for e in entries
         ],
+        "api_tokens": [
+            {
+                "name": t.name,
+                "prefix": t.prefix,
+                "created_at": _iso(t.created_at),
+                "last_used_at": _iso(t.last_used_at),
+                "revoked_at": _iso(t.revoked_at),
+            }
+            for t in s.scalars(
+                select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
+            )
+        ],
         "plugins": {},
     }
-    for name, fn in ctx.hooks.implementations("lms_privacy_export", include_disabled=True):
+    for name, fn in _privacy_hooks(ctx, "lms_privacy_export"):
         result = fn(ctx=ctx, user=user)
         if result:
             data["plugins"][name] = result
@@ -158,7 +186,7 @@ def erase_user(ctx: Context, email: str) -> int:
 
     if _is_last_admin(ctx, user):
         raise Conflict("This is the last active administrator; make someone else an admin first.")
-    for _name, fn in ctx.hooks.implementations("lms_privacy_erase", include_disabled=True):
+    for _name, fn in _privacy_hooks(ctx, "lms_privacy_erase"):
         fn(ctx=ctx, user=user)
     s = ctx.session
     old_email = user.email
@@ -167,6 +195,7 @@ def erase_user(ctx: Context, email: str) -> int:
     s.execute(update(User).where(User.manager_id == uid).values(manager_id=None))
     s.query(GroupMember).filter(GroupMember.user_id == uid).delete()
     s.query(RoleAssignment).filter(RoleAssignment.user_id == uid).delete()
+    s.query(ApiToken).filter(ApiToken.user_id == uid).delete()
     user.email = placeholder
     user.email_key = placeholder
     user.name = "Erased user"

@@ -52,9 +52,10 @@ def write() -> Iterator[Context]:
     actor = current_user._get_current_object() if current_user.is_authenticated else None
     with lms().transaction(actor, address=client_address()) as ctx:
         yield ctx
-    # Objects the page already loaded may be stale now; reload on next access.
+    # The page's read session may hold an older snapshot (SQLite WAL keeps one per read
+    # transaction): end it, so what the page reads next includes this write.
     if "lms_session" in g:
-        g.lms_session.expire_all()
+        g.lms_session.rollback()
 
 
 def close_session(_exc: BaseException | None = None) -> None:

@@ -1,0 +1,494 @@
+"""The JSON API: personal tokens, permissions, CRUD flows, problem details, OpenAPI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy import update
+
+from lms_core.models import ApiToken
+from lms_core.models import AuditEntry
+from lms_core.services import tokens as token_service
+from lms_core.testing import csrf_token
+
+PASSWORD = "correct horse battery"
+
+
+def make_token(lms, user, name="script"):
+    with lms.transaction(user) as ctx:
+        _row, secret = token_service.create_token(ctx, user, name)
+    return secret
+
+
+def bearer(secret):
+    return {"Authorization": f"Bearer {secret}"}
+
+
+class Api:
+    """A client that sends one token with every request."""
+
+    def __init__(self, client, secret):
+        self.client = client
+        self.headers = bearer(secret)
+
+    def get(self, path, **kw):
+        return self.client.get("/api/v1" + path, headers=self.headers, **kw)
+
+    def post(self, path, json=None, **kw):
+        return self.client.post("/api/v1" + path, json=json, headers=self.headers, **kw)
+
+    def patch(self, path, json=None, **kw):
+        return self.client.patch("/api/v1" + path, json=json, headers=self.headers, **kw)
+
+    def delete(self, path, **kw):
+        return self.client.delete("/api/v1" + path, headers=self.headers, **kw)
+
+
+@pytest.fixture
+def admin(factory):
+    return factory.admin("ada@example.com", password=PASSWORD, name="Ada")
+
+
+@pytest.fixture
+def learner(factory):
+    return factory.user("lee@example.com", password=PASSWORD, name="Lee")
+
+
+@pytest.fixture
+def admin_api(client, lms, admin):
+    return Api(client, make_token(lms, admin))
+
+
+@pytest.fixture
+def learner_api(client, lms, learner):
+    return Api(client, make_token(lms, learner))
+
+
+def is_problem(response, status):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert {"type", "title", "status", "detail"} <= set(body)
+    assert body["status"] == status
+    return body
+
+
+# -- tokens ---------------------------------------------------------------------------------
+def test_a_token_is_stored_hashed_and_acts_as_its_owner(client, lms, learner):
+    secret = make_token(lms, learner, "laptop")
+    assert secret.startswith("lms_") and len(secret) > 40
+    with lms.Session() as session:
+        row = session.scalars(select(ApiToken)).one()
+        assert row.token_hash == token_service.hash_secret(secret)
+        assert secret not in (row.token_hash, row.prefix)
+        assert secret[4:].startswith(row.prefix) and len(row.prefix) == 8
+        assert session.scalars(select(AuditEntry.action)).all().count("token.create") == 1
+    response = client.get("/api/v1/me", headers=bearer(secret))
+    assert response.status_code == 200
+    assert response.get_json()["email"] == "lee@example.com"
+    assert "Set-Cookie" not in response.headers
+
+
+def test_requests_without_or_with_a_bad_token_get_401_problems(client, lms, learner):
+    secret = make_token(lms, learner)
+    is_problem(client.get("/api/v1/me"), 401)
+    is_problem(client.get("/api/v1/me", headers=bearer(secret + "x")), 401)
+    is_problem(client.get("/api/v1/me", headers=bearer("lms_nonsense")), 401)
+    is_problem(client.get("/api/v1/me", headers={"Authorization": f"Basic {secret}"}), 401)
+    for response in (client.get("/api/v1/me"), client.get("/api/v1/me", headers=bearer(secret))):
+        assert "Set-Cookie" not in response.headers
+
+
+def test_a_signed_in_browser_session_does_not_authenticate_the_api(client, auth, learner):
+    auth.login("lee@example.com", PASSWORD)
+    assert client.get("/").status_code == 200
+    is_problem(client.get("/api/v1/me"), 401)
+    # And a token on an HTML page is not a sign-in either.
+
+
+def test_revoked_tokens_and_deactivated_owners_are_refused(client, lms, admin, learner):
+    secret = make_token(lms, learner)
+    other = make_token(lms, learner, "other")
+    assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
+    with lms.Session() as session:
+        token_id = session.scalars(
+            select(ApiToken.id).where(ApiToken.token_hash == token_service.hash_secret(secret))
+        ).one()
+    with lms.transaction(learner) as ctx:
+        assert token_service.revoke_token(ctx, token_id) is True
+        assert token_service.revoke_token(ctx, token_id) is False
+    is_problem(client.get("/api/v1/me", headers=bearer(secret)), 401)
+    assert client.get("/api/v1/me", headers=bearer(other)).status_code == 200
+
+    admin_api = Api(client, make_token(lms, admin))
+    assert (
+        admin_api.post(f"/users/{learner.id}/deactivate", json={"reason": "left"}).status_code
+        == 200
+    )
+    is_problem(client.get("/api/v1/me", headers=bearer(other)), 401)
+    assert admin_api.post(f"/users/{learner.id}/reactivate").status_code == 200
+    assert client.get("/api/v1/me", headers=bearer(other)).status_code == 200
+
+
+def test_only_the_owner_or_a_user_manager_revokes_a_token(lms, factory, admin, learner):
+    from lms_core.errors import NotFound
+
+    make_token(lms, learner)
+    with lms.Session() as session:
+        token_id = session.scalars(select(ApiToken.id)).one()
+    stranger = factory.user("sam@example.com")
+    with pytest.raises(NotFound), lms.transaction(stranger) as ctx:
+        token_service.revoke_token(ctx, token_id)
+    with lms.transaction(admin) as ctx:
+        assert token_service.revoke_token(ctx, token_id) is True
+    with lms.Session() as session:
+        actions = session.scalars(select(AuditEntry.action)).all()
+    assert "token.revoke" in actions
+
+
+def test_last_used_is_written_at_most_once_a_minute(client, lms, learner):
+    secret = make_token(lms, learner)
+
+    def last_used():
+        with lms.Session() as session:
+            return session.scalars(select(ApiToken.last_used_at)).one()
+
+    assert last_used() is None
+    client.get("/api/v1/me", headers=bearer(secret))
+    first = last_used()
+    assert first is not None
+    client.get("/api/v1/me", headers=bearer(secret))
+    assert last_used() == first
+    earlier = first - dt.timedelta(minutes=5)
+    with lms.engine.begin() as conn:
+        conn.execute(update(ApiToken).values(last_used_at=earlier))
+    client.get("/api/v1/me", headers=bearer(secret))
+    assert last_used() > earlier
+
+
+def test_the_tokens_page_shows_the_secret_once_then_only_the_prefix(client, auth, lms, learner):
+    auth.login("lee@example.com", PASSWORD)
+    page = client.get("/profile/tokens")
+    assert page.status_code == 200 and "no tokens yet" in page.get_data(as_text=True)
+    token = csrf_token(client, "/profile/tokens")
+    created = client.post("/profile/tokens", data={"name": "ci job", "csrf_token": token})
+    html = created.get_data(as_text=True)
+    assert created.status_code == 201
+    secret = re.search(r'value="(lms_[^"]+)"', html).group(1)
+    assert "shown only this once" in html
+    again = client.get("/profile/tokens").get_data(as_text=True)
+    assert secret not in again
+    assert f"lms_{secret[4:12]}" in again and "ci job" in again
+
+    api_client = client.application.test_client()  # no cookies
+    assert api_client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
+
+    with lms.Session() as session:
+        token_id = session.scalars(select(ApiToken.id)).one()
+    revoked = client.post(
+        f"/profile/tokens/{token_id}/revoke",
+        data={"csrf_token": csrf_token(client, "/profile/tokens")},
+    )
+    assert revoked.status_code == 302
+    assert "revoked" in client.get("/profile/tokens").get_data(as_text=True)
+    is_problem(api_client.get("/api/v1/me", headers=bearer(secret)), 401)
+
+
+def test_the_tokens_page_needs_csrf_a_name_and_a_sign_in(client, auth, learner):
+    assert client.get("/profile/tokens").status_code == 302
+    auth.login("lee@example.com", PASSWORD)
+    assert client.post("/profile/tokens", data={"name": "x"}).status_code == 400
+    token = csrf_token(client, "/profile/tokens")
+    blank = client.post("/profile/tokens", data={"name": "  ", "csrf_token": token})
+    assert blank.status_code == 422 and "Give the token a name" in blank.get_data(as_text=True)
+
+
+# -- permissions ----------------------------------------------------------------------------
+def test_a_token_has_its_owners_permissions(learner_api, admin_api):
+    body = is_problem(learner_api.post("/users", json={"email": "new@example.com"}), 403)
+    assert "user.manage" in body["detail"]
+    is_problem(learner_api.get("/users"), 403)
+    is_problem(learner_api.get("/groups"), 403)
+    assert admin_api.post("/users", json={"email": "new@example.com"}).status_code == 201
+
+
+# -- users ----------------------------------------------------------------------------------
+def test_user_crud(admin_api, learner):
+    created = admin_api.post(
+        "/users",
+        json={
+            "email": "Kim@Example.com",
+            "name": "Kim",
+            "department": "Sales",
+            "roles": ["learner"],
+        },
+    )
+    assert created.status_code == 201
+    kim = created.get_json()
+    assert kim["email"] == "Kim@Example.com" and kim["is_active"] is True
+    assert kim["department"] == "Sales" and kim["last_login_at"] is None
+    got = admin_api.get(f"/users/{kim['id']}").get_json()
+    assert got == kim
+    patched = admin_api.patch(f"/users/{kim['id']}", json={"department": None, "name": "Kim Lee"})
+    assert patched.status_code == 200
+    assert patched.get_json()["department"] is None and patched.get_json()["name"] == "Kim Lee"
+    assert patched.get_json()["location"] is None
+    listed = admin_api.get("/users?q=kim").get_json()
+    assert [u["email"] for u in listed["items"]] == ["Kim@Example.com"]
+    is_problem(admin_api.post("/users", json={"email": "kim@example.com"}), 409)
+    is_problem(admin_api.get("/users/999999"), 404)
+    assert admin_api.post(f"/users/{kim['id']}/deactivate").get_json()["is_active"] is False
+    assert admin_api.get("/users?active=false").get_json()["total"] == 1
+
+
+def test_validation_errors_are_422_problems_naming_the_field(admin_api):
+    body = is_problem(admin_api.post("/users", json={"email": "not-an-email"}), 422)
+    assert body["field"] == "email" and "not a valid email" in body["detail"]
+    body = is_problem(admin_api.post("/courses", json={"code": "bad code!", "title": "T"}), 422)
+    assert body["field"] == "code"
+    body = is_problem(
+        admin_api.post("/courses", json={"code": "OK-1", "title": "T", "capacity": 0}), 422
+    )
+    assert body["field"] == "capacity"
+    body = is_problem(admin_api.get("/users?page=zero"), 422)
+    assert body["field"] == "page"
+
+
+def test_malformed_bodies_are_400_problems_naming_the_key(admin_api, client):
+    body = is_problem(
+        admin_api.post("/users", json={"email": "a@example.com", "colour": "red"}), 400
+    )
+    assert body["field"] == "colour" and "colour" in body["detail"]
+    body = is_problem(admin_api.post("/users", json={"name": "No Email"}), 400)
+    assert body["field"] == "email"
+    body = is_problem(
+        admin_api.post("/courses", json={"code": "X1", "title": "T", "capacity": "5"}), 400
+    )
+    assert body["field"] == "capacity" and "integer" in body["detail"]
+    body = is_problem(admin_api.post("/groups/1/members", json={"emails": ["a@b.co", 3]}), 400)
+    assert body["field"] == "emails[1]"
+    response = client.post(
+        "/api/v1/users",
+        data="{not json",
+        headers={**admin_api.headers, "Content-Type": "application/json"},
+    )
+    is_problem(response, 400)
+    is_problem(admin_api.post("/users", json=["a list"]), 400)
+
+
+# -- groups ---------------------------------------------------------------------------------
+def test_groups_and_members(admin_api, learner, factory):
+    factory.user("kim@example.com")
+    created = admin_api.post("/groups", json={"name": "Sales team", "kind": "department"})
+    assert created.status_code == 201
+    group = created.get_json()
+    assert group["members"] == [] and group["member_count"] == 0
+    added = admin_api.post(
+        f"/groups/{group['id']}/members", json={"emails": ["lee@example.com", "KIM@example.com"]}
+    )
+    assert added.status_code == 200
+    assert [m["email"] for m in added.get_json()["members"]] == [
+        "kim@example.com",
+        "lee@example.com",
+    ]
+    body = is_problem(
+        admin_api.post(f"/groups/{group['id']}/members", json={"emails": ["ghost@example.com"]}),
+        422,
+    )
+    assert body["field"] == "emails" and "ghost@example.com" in body["detail"]
+    listed = admin_api.get("/groups").get_json()
+    assert listed["items"][0]["member_count"] == 2
+    assert admin_api.get(f"/groups/{group['id']}").get_json()["member_count"] == 2
+    is_problem(admin_api.post("/groups", json={"name": "sales TEAM"}), 409)
+
+
+# -- courses, lessons, enrollments, progress -------------------------------------------------
+def test_course_lifecycle_lessons_enrollment_and_completion(
+    admin_api, learner_api, learner, factory
+):
+    created = admin_api.post(
+        "/courses",
+        json={"code": "SAFE-101", "title": "Safety", "tags": ["Health", "safety"], "capacity": 10},
+    )
+    assert created.status_code == 201
+    course = created.get_json()
+    assert course["status"] == "draft" and course["tags"] == ["health", "safety"]
+    cid = course["id"]
+    # Drafts are invisible to learners.
+    is_problem(learner_api.get(f"/courses/{cid}"), 404)
+    assert learner_api.get("/courses").get_json()["total"] == 0
+    is_problem(admin_api.post(f"/courses/{cid}/publish"), 422)  # no lessons yet
+
+    lessons = []
+    for title in ("Intro", "Ladders", "Extra"):
+        response = admin_api.post(
+            f"/courses/{cid}/lessons", json={"title": title, "body": f"About {title}"}
+        )
+        assert response.status_code == 201
+        lessons.append(response.get_json())
+    assert [lesson["position"] for lesson in lessons] == [1, 2, 3]
+    extra = admin_api.patch(f"/courses/{cid}/lessons/{lessons[2]['id']}", json={"required": False})
+    assert extra.get_json()["required"] is False
+    assert admin_api.delete(f"/courses/{cid}/lessons/{lessons[1]['id']}").status_code == 204
+    is_problem(admin_api.delete(f"/courses/{cid}/lessons/{lessons[1]['id']}"), 404)
+    is_problem(admin_api.post(f"/courses/{cid}/lessons", json={"title": ""}), 422)
+    is_problem(learner_api.post(f"/courses/{cid}/lessons", json={"title": "Mine"}), 403)
+
+    assert admin_api.post(f"/courses/{cid}/publish").get_json()["status"] == "published"
+    patched = admin_api.patch(f"/courses/{cid}", json={"summary": "Stay safe", "capacity": None})
+    assert patched.get_json()["summary"] == "Stay safe" and patched.get_json()["capacity"] is None
+    is_problem(learner_api.patch(f"/courses/{cid}", json={"title": "Mine"}), 403)
+
+    # The learner sees the course but not lesson content until enrolled.
+    assert learner_api.get("/courses").get_json()["total"] == 1
+    before = learner_api.get(f"/courses/{cid}/lessons").get_json()
+    assert before["total"] == 2 and before["items"][0]["body"] is None
+
+    enrolled = learner_api.post(f"/courses/{cid}/enrollments")
+    assert enrolled.status_code == 201
+    enrollment = enrolled.get_json()
+    assert enrollment["status"] == "active" and enrollment["source"] == "self"
+    assert enrollment["progress"] == {"done": 0, "total": 1, "percent": 0}
+    assert learner_api.post(f"/courses/{cid}/enrollments").status_code == 200
+    after = learner_api.get(f"/courses/{cid}/lessons").get_json()
+    assert after["items"][0]["body"] == "About Intro"
+
+    eid = enrollment["id"]
+    done = learner_api.post(f"/enrollments/{eid}/lessons/{lessons[0]['id']}/complete")
+    assert done.status_code == 200
+    assert done.get_json()["status"] == "completed"
+    assert done.get_json()["progress"]["percent"] == 100
+    assert done.get_json()["completed_lesson_ids"] == [lessons[0]["id"]]
+    mine = learner_api.get("/me/enrollments").get_json()
+    assert mine["total"] == 1 and mine["items"][0]["status"] == "completed"
+    assert learner_api.get("/me/enrollments?status=active").get_json()["total"] == 0
+
+    roster = admin_api.get(f"/courses/{cid}/enrollments").get_json()
+    assert roster["items"][0]["user_email"] == "lee@example.com"
+    assert roster["items"][0]["progress"]["percent"] == 100
+    is_problem(learner_api.get(f"/courses/{cid}/enrollments"), 403)
+
+    assert admin_api.post(f"/courses/{cid}/archive").get_json()["status"] == "archived"
+    # Enrolled learners keep access to an archived course's record.
+    assert learner_api.get(f"/courses/{cid}").status_code == 200
+
+
+def test_managers_enroll_others_through_the_api_and_learners_withdraw(
+    admin_api, learner_api, learner, factory
+):
+    course = factory.course("FIRE-1", lessons=2)
+    by_email = admin_api.post(
+        f"/courses/{course.id}/enrollments", json={"email": "LEE@example.com"}
+    )
+    assert by_email.status_code == 201 and by_email.get_json()["source"] == "api"
+    body = is_problem(
+        admin_api.post(f"/courses/{course.id}/enrollments", json={"email": "ghost@example.com"}),
+        422,
+    )
+    assert body["field"] == "email"
+    other = factory.user("kim@example.com")
+    is_problem(
+        learner_api.post(f"/courses/{course.id}/enrollments", json={"user_id": other.id}), 403
+    )
+    assert (
+        admin_api.post(f"/courses/{course.id}/enrollments", json={"user_id": other.id}).status_code
+        == 201
+    )
+    eid = by_email.get_json()["id"]
+    lesson_id = learner_api.get(f"/courses/{course.id}/lessons").get_json()["items"][0]["id"]
+    # Only the learner marks their lessons done.
+    is_problem(admin_api.post(f"/enrollments/{eid}/lessons/{lesson_id}/complete"), 403)
+    progressed = learner_api.post(f"/enrollments/{eid}/lessons/{lesson_id}/complete").get_json()
+    assert progressed["progress"] == {"done": 1, "total": 2, "percent": 50}
+    withdrawn = learner_api.post(f"/enrollments/{eid}/withdraw")
+    assert withdrawn.status_code == 200 and withdrawn.get_json()["status"] == "withdrawn"
+    is_problem(learner_api.post(f"/enrollments/{eid}/lessons/{lesson_id}/complete"), 422)
+    is_problem(learner_api.post("/enrollments/999999/withdraw"), 404)
+
+
+def test_lists_are_paginated(admin_api, factory):
+    for i in range(5):
+        factory.course(f"P-{i}", title=f"Course {i}", lessons=1)
+    first = admin_api.get("/courses?per_page=2").get_json()
+    assert (first["page"], first["per_page"], first["total"]) == (1, 2, 5)
+    assert [c["code"] for c in first["items"]] == ["P-0", "P-1"]
+    third = admin_api.get("/courses?per_page=2&page=3").get_json()
+    assert [c["code"] for c in third["items"]] == ["P-4"]
+    assert admin_api.get("/courses?page=9").get_json()["items"] == []
+    assert admin_api.get("/courses?per_page=1000").get_json()["per_page"] == 200
+    default = admin_api.get("/users").get_json()
+    assert default["page"] == 1 and default["per_page"] == 50
+    is_problem(admin_api.get("/courses?per_page=0"), 422)
+
+
+def test_unknown_api_paths_are_problems(admin_api):
+    is_problem(admin_api.get("/nothing-here"), 404)
+    is_problem(admin_api.client.put("/api/v1/me", headers=admin_api.headers), 405)
+
+
+# -- OpenAPI --------------------------------------------------------------------------------
+def _flask_to_openapi(rule):
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def test_the_openapi_document_matches_the_routes(app, client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    doc = response.get_json()
+    assert doc["openapi"].startswith("3.1")
+    routed = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1"):
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                routed.add((_flask_to_openapi(rule.rule), method.lower()))
+    documented = {
+        (path, method)
+        for path, operations in doc["paths"].items()
+        for method in operations
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+    assert routed == documented
+    assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert doc["paths"]["/api/v1/openapi.json"]["get"]["security"] == []
+    create = doc["paths"]["/api/v1/users"]["post"]
+    assert create["x-lms-permission"] == "user.manage"
+    assert create["responses"]["422"] == {"$ref": "#/components/responses/Unprocessable"}
+    user_in = doc["components"]["schemas"]["UserIn"]
+    assert user_in["required"] == ["email"] and user_in["additionalProperties"] is False
+    assert user_in["properties"]["department"]["type"] == ["string", "null"]
+    listing = doc["paths"]["/api/v1/users"]["get"]["responses"]["200"]
+    schema = listing["content"]["application/json"]["schema"]
+    assert set(schema["required"]) == {"items", "page", "per_page", "total"}
+
+
+def test_the_openapi_document_validates(client):
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(client.get("/api/v1/openapi.json").get_json())
+
+
+def test_every_documented_component_reference_resolves(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    refs = set(re.findall(r'"\$ref": "#/components/(\w+)/(\w+)"', str(doc).replace("'", '"')))
+    assert refs
+    for section, name in refs:
+        assert name in doc["components"][section]
+
+
+def test_privacy_export_and_erase_cover_api_tokens(lms, factory):
+    from lms_core.services.privacy import erase_user
+    from lms_core.services.privacy import export_user
+    from lms_core.services.tokens import create_token
+    from lms_core.services.tokens import list_tokens
+
+    user = factory.user("tok@example.com")
+    with lms.transaction(system=True) as ctx:
+        create_token(ctx, ctx.attach(user), "laptop")
+    with lms.transaction(system=True) as ctx:
+        assert [t["name"] for t in export_user(ctx, "tok@example.com")["api_tokens"]] == ["laptop"]
+        erase_user(ctx, "tok@example.com")
+    with lms.transaction(system=True) as ctx:
+        assert list_tokens(ctx, ctx.attach(user)) == []
