@@ -92,7 +92,7 @@ def _upgrade(lms: LMS) -> None:
     from lms_core.services.plugins import sync_plugin_states
     from lms_core.services.roles import ensure_builtin_roles
 
-    upgrade(lms, extra_locations=lms.plugins.migration_locations())
+    upgrade(lms)  # the core first; sync_plugin_states then migrates every installed plugin
     with lms.transaction(system=True) as ctx:
         ensure_builtin_roles(ctx)
     for message in sync_plugin_states(lms):
@@ -145,6 +145,69 @@ def init(env: Env, admin_email: str, admin_name: str, admin_password: str) -> No
     click.echo(f"Created administrator {admin_email}.")
 
 
+def _serve_options(fn: Any) -> Any:
+    """The options ``lms serve`` and ``lms demo`` share."""
+    for option in reversed(
+        [
+            click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind."),
+            click.option("--port", default=5000, show_default=True, help="Port to listen on."),
+            click.option(
+                "--workers",
+                "-w",
+                type=int,
+                default=None,
+                help="gunicorn worker processes [default: 2].",
+            ),
+            click.option(
+                "--threads", default=1, show_default=True, help="Threads per gunicorn worker."
+            ),
+            click.option(
+                "--dev",
+                is_flag=True,
+                help="One process on werkzeug's development server (no reloader) instead of gunicorn.",
+            ),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+def _serve(env: Env, host: str, port: int, workers: int | None, threads: int, dev: bool) -> None:
+    from lms_core.serve import serve
+
+    # Workers build their own runtime (and database connections) after the fork.
+    env.close()
+    serve(
+        host,
+        port,
+        workers=workers,
+        threads=threads,
+        dev=dev,
+        config_path=env.config_path,
+    )
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+@cli.command("serve")
+@_serve_options
+@pass_env
+def serve_command(
+    env: Env, host: str, port: int, workers: int | None, threads: int, dev: bool
+) -> None:
+    """Serve the site over HTTP (gunicorn; --dev for werkzeug's development server).
+
+    For production, run gunicorn directly behind a reverse proxy:
+    gunicorn -w 4 'lms_core.web:create_app()'
+    """
+    _ = env.lms  # fail early, in this process, on a bad configuration
+    click.echo(f"Serving {_url(host, port)} (press Ctrl+C to stop)")
+    _serve(env, host, port, workers, threads, dev)
+
+
 @cli.command("demo")
 @click.option(
     "--users", "user_count", default=200, show_default=True, help="How many learners to make."
@@ -154,9 +217,25 @@ def init(env: Env, admin_email: str, admin_name: str, admin_password: str) -> No
 )
 @click.option("--seed", default=2026, show_default=True, help="Random seed (same seed, same site).")
 @click.option("--reset/--keep", default=True, show_default=True, help="Empty the database first.")
+@click.option(
+    "--serve/--no-serve", default=True, show_default=True, help="Serve the site after building it."
+)
+@_serve_options
 @pass_env
-def demo(env: Env, user_count: int, course_count: int, seed: int, reset: bool) -> None:
-    """Build a realistic demo site and print how to sign in."""
+def demo(
+    env: Env,
+    user_count: int,
+    course_count: int,
+    seed: int,
+    reset: bool,
+    serve: bool,
+    host: str,
+    port: int,
+    workers: int | None,
+    threads: int,
+    dev: bool,
+) -> None:
+    """Build a realistic demo site, print how to sign in, and serve it."""
     from lms_core.demo import build_demo
 
     lms = env.lms
@@ -166,6 +245,11 @@ def demo(env: Env, user_count: int, course_count: int, seed: int, reset: bool) -
     )
     click.echo("")
     click.echo(summary.describe())
+    if not serve:
+        return
+    click.echo("")
+    click.echo(f"Serving the demo at {_url(host, port)} (press Ctrl+C to stop)")
+    _serve(env, host, port, workers, threads, dev)
 
 
 @cli.group()

@@ -98,9 +98,6 @@ class PluginRegistry:
         plugin = self.loaded.get(name)
         return plugin.info if plugin else None
 
-    def migration_locations(self) -> tuple[str, ...]:
-        return tuple(p.info.migrations for p in self.loaded.values() if p.info.migrations)
-
 
 def _core_version() -> Version:
     from lms_core import __version__

@@ -427,7 +427,7 @@ def test_main_prints_a_short_password_error_without_a_traceback(tmp_path, capsys
 
 def test_demo_command_builds_a_site_and_prints_the_accounts(tmp_path):
     config = _config(tmp_path)
-    result = _invoke(config, "demo", "--users", "30", "--courses", "6")
+    result = _invoke(config, "demo", "--no-serve", "--users", "30", "--courses", "6")
     assert result.exit_code == 0, result.output
     out = result.output
     assert "30 users" in out and "6 courses" in out
@@ -443,8 +443,8 @@ def test_demo_command_builds_a_site_and_prints_the_accounts(tmp_path):
     finally:
         site.dispose()
     # a second run resets by default; --keep refuses a site that has users
-    assert _invoke(config, "demo", "--users", "30", "--courses", "6").exit_code == 0
-    kept = _invoke(config, "demo", "--keep", "--users", "30", "--courses", "6")
+    assert _invoke(config, "demo", "--no-serve", "--users", "30", "--courses", "6").exit_code == 0
+    kept = _invoke(config, "demo", "--no-serve", "--keep", "--users", "30", "--courses", "6")
     assert kept.exit_code != 0
     assert isinstance(kept.exception, Conflict) and "--reset" in str(kept.exception)
 

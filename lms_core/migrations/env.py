@@ -24,6 +24,7 @@ def run_migrations_online() -> None:
             # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            version_table=config.attributes.get("version_table", "alembic_version"),
         )
         with context.begin_transaction():
             context.run_migrations()

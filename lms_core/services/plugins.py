@@ -133,9 +133,9 @@ def migrate_plugin(lms: LMS, name: str) -> None:
     info = lms.plugins.loaded[name].info
     if not info.migrations:
         return
-    from lms_core.migrate import upgrade
+    from lms_core.migrate import upgrade_plugin
 
-    upgrade(lms, f"{name}@head", lms.plugins.migration_locations())
+    upgrade_plugin(lms, name, info.migrations)
 
 
 def sync_plugin_states(lms: LMS) -> list[str]:
@@ -314,11 +314,9 @@ def purge_plugin(lms: LMS, name: str, actor: User | None = None) -> list[str]:
     existing = set(sa_inspect(lms.engine).get_table_names())
     tables = [t for t in plugin_tables(name) if t in existing]
     if info.migrations:
-        from alembic import command
+        from lms_core.migrate import downgrade_plugin
 
-        from lms_core.migrate import alembic_config
-
-        command.downgrade(alembic_config(lms, lms.plugins.migration_locations()), f"{name}@base")
+        downgrade_plugin(lms, name, info.migrations)
     else:
         from lms_core.db import Base
 

@@ -12,7 +12,7 @@ from alembic import op
 revision = "badmigration_0001"
 down_revision = None
 branch_labels = ("badmigration",)
-depends_on = "core_0001"
+depends_on = None
 
 
 def upgrade() -> None:

@@ -13,7 +13,7 @@ from alembic import op
 revision = "notes_0001"
 down_revision = None
 branch_labels = ("notes",)
-depends_on = "core_0001"
+depends_on = None
 
 
 def upgrade() -> None:

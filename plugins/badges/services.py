@@ -1,0 +1,1282 @@
+"""The badges plugin's services: the only code that writes its tables.
+
+Every function takes the core's unit of work (``ctx``), checks permissions with
+:func:`lms_core.services.permissions.require`, raises the core's typed errors with messages a
+person can act on, audits admin actions and publishes its events through the outbox.
+
+Events reach :func:`handle_event` (from ``lms_on_event``) after the core's transaction
+committed, inside the delivery's transaction. It is cheap for events nothing cares about: the
+point rules and badge classes are indexed by the event names that can affect them once per
+delivery batch (a per-session cache, dropped when rules, classes or levels change), and a
+user's facts are read with a few aggregate queries only when a badge class may be affected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import secrets
+import types
+import uuid
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
+from typing import Union
+from typing import get_args
+from typing import get_origin
+
+import attrs
+from attrs import frozen
+from sqlalchemy import delete
+from sqlalchemy import exists
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+
+from lms_core.context import Context
+from lms_core.db import utcnow
+from lms_core.errors import Conflict
+from lms_core.errors import Forbidden
+from lms_core.errors import Invalid
+from lms_core.errors import NotFound
+from lms_core.events import EVENT_TYPES
+from lms_core.events import Event
+from lms_core.events import dump_event
+from lms_core.models import Course
+from lms_core.models import Enrollment
+from lms_core.models import Group
+from lms_core.models import GroupMember
+from lms_core.models import Lesson
+from lms_core.models import LessonProgress
+from lms_core.models import User
+from lms_core.outbox import record
+from lms_core.services.audit import audit
+from lms_core.services.permissions import can
+from lms_core.services.permissions import require
+from plugins.badges import rules
+from plugins.badges.events import BadgeAwarded
+from plugins.badges.events import BadgeRevoked
+from plugins.badges.events import LevelReached as LevelReachedEvent
+from plugins.badges.hookspecs import EventType
+from plugins.badges.models import Award
+from plugins.badges.models import BadgeClass
+from plugins.badges.models import EventRecord
+from plugins.badges.models import LeaderboardOptOut
+from plugins.badges.models import LedgerEntry
+from plugins.badges.models import Level
+from plugins.badges.models import LevelReached
+from plugins.badges.models import PointRule
+from plugins.badges.rules import BadgeProgress
+from plugins.badges.rules import GroupProgress
+
+__all__ = [
+    "EventType",
+    "BadgeProgress",
+    "GroupProgress",
+    "LeaderboardRow",
+    "event_types",
+    "event_key",
+    "create_point_rule",
+    "update_point_rule",
+    "delete_point_rule",
+    "point_rules",
+    "get_point_rule",
+    "create_badge_class",
+    "update_badge_class",
+    "set_badge_image",
+    "badge_classes",
+    "get_badge_class",
+    "get_badge_by_slug",
+    "award_badge",
+    "revoke_award",
+    "evaluate_user",
+    "handle_event",
+    "progress_towards",
+    "create_level",
+    "delete_level",
+    "levels",
+    "level_of",
+    "points_of",
+    "ledger_of",
+    "leaderboard",
+    "set_opt_out",
+    "is_opted_out",
+    "awards_of",
+    "get_award_by_uid",
+    "invalidate_index",
+]
+
+PLUGIN_NAME = "badges"
+LEADERBOARDS_OFF = "Leaderboards are turned off on this site."
+_INDEX_KEY = "badges.index"
+
+# -- event types -------------------------------------------------------------------------
+
+_SCALARS: dict[Any, str] = {
+    int: "int",
+    str: "str",
+    bool: "bool",
+    dt.datetime: "datetime",
+    "int": "int",
+    "str": "str",
+    "bool": "bool",
+    "dt.datetime": "datetime",
+    "datetime": "datetime",
+    "datetime.datetime": "datetime",
+}
+
+
+def _field_kind(tp: Any) -> str | None:
+    """``int``/``str``/``bool``/``datetime`` for a (possibly optional, possibly string) type."""
+    if isinstance(tp, str):
+        parts = [p.strip() for p in tp.split("|") if p.strip() != "None"]
+        return _SCALARS.get(parts[0]) if len(parts) == 1 else None
+    if get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        return _SCALARS.get(args[0]) if len(args) == 1 else None
+    return _SCALARS.get(tp)
+
+
+def _schema(cls: type[Event]) -> dict[str, str]:
+    out = {}
+    for f in attrs.fields(cls):  # type: ignore[arg-type]
+        if f.name == "person":
+            continue
+        kind = _field_kind(f.type)
+        if kind is not None:
+            out[f.name] = kind
+    return out
+
+
+def _title(cls: type[Event]) -> str:
+    doc = (cls.__doc__ or cls.NAME).strip().splitlines()[0]
+    return doc.rstrip(".")
+
+
+def event_types(ctx: Context) -> dict[str, EventType]:
+    """Event types usable in point rules and criteria: the core's, badges' own, and those
+    other enabled plugins contribute through ``badges_register_event_types``."""
+    from plugins.badges import events as own
+
+    out: dict[str, EventType] = {}
+    for name, cls in sorted(EVENT_TYPES.items()):
+        if name.startswith("lms.") or cls in (own.BadgeAwarded, own.BadgeRevoked, own.LevelReached):
+            fields = _schema(cls)
+            if "user_id" in fields:
+                out[name] = EventType(name=name, title=_title(cls), fields=fields)
+    for et in ctx.hooks.collect("badges_register_event_types"):
+        if isinstance(et, EventType):
+            out[et.name] = et
+    return out
+
+
+def _event_fields(ctx: Context) -> Any:
+    types_ = event_types(ctx)
+
+    def lookup(name: str) -> Mapping[str, str] | None:
+        et = types_.get(name)
+        return et.fields if et is not None else None
+
+    return lookup
+
+
+def event_key(event: Event, payload: Mapping[str, Any] | None = None) -> str:
+    """The identity of an event: a hash of its name and payload (a redelivery has the same)."""
+    data = payload if payload is not None else dump_event(event)
+    raw = json.dumps([event.NAME, data], sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+# -- the per-batch index -------------------------------------------------------------------
+
+
+@frozen
+class _Rule:
+    id: int
+    name: str
+    event_type: str
+    conditions: list[dict[str, Any]]
+    points: int
+    once_per_course: bool
+    daily_cap: int | None
+
+
+@frozen
+class _Badge:
+    id: int
+    slug: str
+    name: str
+    criteria: list[dict[str, Any]]
+    repeatable: bool
+    expires_days: int | None
+    course_id: int | None
+
+
+@frozen
+class _Index:
+    rules: dict[str, list[_Rule]]
+    #: event name (or "points") → badge classes with a requirement it may affect
+    badges: dict[str, list[_Badge]]
+    all_badges: list[_Badge]
+    #: event names counted by "event" requirements, or contributed by other plugins
+    recorded: frozenset[str]
+    levels: list[tuple[int, str, int]]
+
+
+def invalidate_index(ctx: Context) -> None:
+    """Forget the cached rules/classes index (called when they change)."""
+    ctx.session.info.pop(_INDEX_KEY, None)
+
+
+def _index(ctx: Context) -> _Index:
+    cached = ctx.session.info.get(_INDEX_KEY)
+    if cached is not None:
+        return cached
+    s = ctx.session
+    by_event: dict[str, list[_Rule]] = {}
+    for r in s.scalars(select(PointRule).where(PointRule.active)):
+        by_event.setdefault(r.event_type, []).append(
+            _Rule(
+                r.id,
+                r.name,
+                r.event_type,
+                list(r.conditions or []),
+                r.points,
+                r.once_per_course,
+                r.daily_cap,
+            )
+        )
+    badges: dict[str, list[_Badge]] = {}
+    all_badges = []
+    recorded = set()
+    for b in s.scalars(select(BadgeClass).where(BadgeClass.active).order_by(BadgeClass.id)):
+        snap = _Badge(
+            b.id, b.slug, b.name, list(b.criteria or []), b.repeatable, b.expires_days, b.course_id
+        )
+        all_badges.append(snap)
+        names: set[str] = set()
+        for group in snap.criteria:
+            for req in group["requirements"]:
+                names |= rules.triggers(req)
+                if req["type"] == "event":
+                    recorded.add(req["event_type"])
+        for name in names:
+            badges.setdefault(name, []).append(snap)
+    for et in ctx.hooks.collect("badges_register_event_types"):
+        recorded.add(et.name)
+    lvls = [
+        (lv.id, lv.name, lv.threshold) for lv in s.scalars(select(Level).order_by(Level.threshold))
+    ]
+    index = _Index(by_event, badges, all_badges, frozenset(recorded), lvls)
+    s.info[_INDEX_KEY] = index
+    return index
+
+
+# -- point rules -----------------------------------------------------------------------------
+
+
+def _clean_name(value: Any, what: str = "name", limit: int = 120) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise Invalid(f"Give the {what}.", field=what)
+    if len(text) > limit:
+        raise Invalid(f"The {what} is at most {limit} characters.", field=what)
+    return text
+
+
+def _clean_rule(ctx: Context, values: dict[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    out["name"] = _clean_name(values.get("name"))
+    types_ = event_types(ctx)
+    et = types_.get(values.get("event_type"))  # type: ignore[arg-type]
+    if et is None:
+        raise Invalid(
+            f"Unknown event type {values.get('event_type')!r}; known: {', '.join(sorted(types_))}.",
+            field="event_type",
+        )
+    out["conditions"] = rules.clean_conditions(
+        values.get("conditions"), et.fields, event_type=et.name
+    )
+    points = values.get("points")
+    if not isinstance(points, int) or isinstance(points, bool) or points == 0:
+        raise Invalid("Points must be a whole number other than 0.", field="points")
+    if values.get("once_per_course") and "course_id" not in et.fields:
+        raise Invalid(
+            f"'Once per course' needs an event about a course; {et.name} has no course_id.",
+            field="once_per_course",
+        )
+    out["once_per_course"] = bool(values.get("once_per_course"))
+    cap = values.get("daily_cap")
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
+        raise Invalid("The daily cap is a whole number of at least 1, or empty.", field="daily_cap")
+    out["active"] = bool(values.get("active", True))
+    return out
+
+
+def create_point_rule(
+    ctx: Context,
+    *,
+    name: str,
+    event_type: str,
+    conditions: Iterable[Mapping[str, Any]] = (),
+    points: int,
+    once_per_course: bool = False,
+    daily_cap: int | None = None,
+) -> PointRule:
+    """Define points for an event. Unknown event types or fields are refused on save."""
+    require(ctx, "badges.manage", to="define point rules")
+    values = _clean_rule(
+        ctx,
+        {
+            "name": name,
+            "event_type": event_type,
+            "conditions": list(conditions),
+            "points": points,
+            "once_per_course": once_per_course,
+            "daily_cap": daily_cap,
+        },
+    )
+    rule = PointRule(**values)
+    ctx.session.add(rule)
+    ctx.session.flush()
+    audit(ctx, "badges.rule.create", None, rule_id=rule.id, name=rule.name)
+    invalidate_index(ctx)
+    return rule
+
+
+_RULE_FIELDS = (
+    "name",
+    "event_type",
+    "conditions",
+    "points",
+    "once_per_course",
+    "daily_cap",
+    "active",
+)
+
+
+def update_point_rule(ctx: Context, rule: PointRule, **changes: Any) -> PointRule:
+    """Change a rule (checked like a new one). Points already granted stay in the ledger."""
+    require(ctx, "badges.manage", to="change point rules")
+    unknown = set(changes) - set(_RULE_FIELDS)
+    if unknown:
+        raise Invalid(f"Point rules have no field {', '.join(sorted(unknown))}.")
+    rule = ctx.attach(rule)
+    current = {f: getattr(rule, f) for f in _RULE_FIELDS}
+    values = _clean_rule(ctx, {**current, **changes})
+    for key, value in values.items():
+        setattr(rule, key, value)
+    audit(ctx, "badges.rule.update", None, rule_id=rule.id, changed=sorted(changes))
+    invalidate_index(ctx)
+    return rule
+
+
+def delete_point_rule(ctx: Context, rule: PointRule) -> None:
+    """Delete a rule; its ledger rows stay (with the rule's name in their reason)."""
+    require(ctx, "badges.manage", to="delete point rules")
+    rule = ctx.attach(rule)
+    audit(ctx, "badges.rule.delete", None, rule_id=rule.id, name=rule.name)
+    ctx.session.delete(rule)
+    ctx.session.flush()
+    invalidate_index(ctx)
+
+
+def point_rules(ctx: Context) -> list[PointRule]:
+    return list(ctx.session.scalars(select(PointRule).order_by(PointRule.id)))
+
+
+def get_point_rule(ctx: Context, rule_id: int) -> PointRule:
+    rule = ctx.session.get(PointRule, rule_id)
+    if rule is None:
+        raise NotFound("There is no such point rule.")
+    return rule
+
+
+# -- badge classes ---------------------------------------------------------------------------
+
+
+def _slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:70]
+    return slug or "badge"
+
+
+def _unique_slug(ctx: Context, name: str) -> str:
+    base = _slugify(name)
+    taken = set(
+        ctx.session.scalars(select(BadgeClass.slug).where(BadgeClass.slug.like(f"{base}%"))).all()
+    )
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def _check_ids(ctx: Context, model: Any, ids: set[int], what: str) -> None:
+    if not ids:
+        return
+    found = set(ctx.session.scalars(select(model.id).where(model.id.in_(ids))))
+    missing = sorted(ids - found)
+    if missing:
+        raise Invalid(
+            f"The criteria name {what} that do not exist: {', '.join(map(str, missing))}.",
+            field="criteria",
+        )
+
+
+def _clean_criteria(ctx: Context, criteria: Any, badge_id: int | None) -> list[dict[str, Any]]:
+    cleaned = rules.clean_criteria(list(criteria or []), _event_fields(ctx))
+    course_ids: set[int] = set()
+    lesson_ids: set[int] = set()
+    badge_ids: set[int] = set()
+    for group in cleaned:
+        for req in group["requirements"]:
+            if req["type"] == "course":
+                course_ids.add(req["course_id"])
+            elif req["type"] == "courses":
+                course_ids.update(req["course_ids"])
+            elif req["type"] == "lesson":
+                lesson_ids.add(req["lesson_id"])
+            elif req["type"] == "badges":
+                badge_ids.update(req["badge_ids"])
+    if badge_id is not None and badge_id in badge_ids:
+        raise Invalid("A badge cannot require itself.", field="criteria")
+    _check_ids(ctx, Course, course_ids, "courses")
+    _check_ids(ctx, Lesson, lesson_ids, "lessons")
+    _check_ids(ctx, BadgeClass, badge_ids, "badges")
+    return cleaned
+
+
+def _clean_badge(ctx: Context, values: dict[str, Any], badge_id: int | None) -> dict[str, Any]:
+    out = dict(values)
+    out["name"] = _clean_name(values.get("name"))
+    for key in ("description", "criteria_text"):
+        value = values.get(key) or ""
+        if not isinstance(value, str):
+            raise Invalid(f"The {key.replace('_', ' ')} is text.", field=key)
+        out[key] = value.strip()
+    days = values.get("expires_days")
+    if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days < 1):
+        raise Invalid("Expiry is a number of days (at least 1), or empty.", field="expires_days")
+    out["repeatable"] = bool(values.get("repeatable"))
+    course_id = values.get("course_id")
+    if course_id is not None and ctx.session.get(Course, course_id) is None:
+        raise Invalid(f"There is no course {course_id}.", field="course_id")
+    out["criteria"] = _clean_criteria(ctx, values.get("criteria"), badge_id)
+    if "active" in values:
+        out["active"] = bool(values["active"])
+    return out
+
+
+def create_badge_class(
+    ctx: Context,
+    *,
+    name: str,
+    description: str = "",
+    criteria_text: str = "",
+    criteria: Iterable[Mapping[str, Any]] = (),
+    expires_days: int | None = None,
+    repeatable: bool = False,
+    course_id: int | None = None,
+    image: bytes | None = None,
+    image_type: str | None = None,
+) -> BadgeClass:
+    """Define a badge. ``criteria`` are requirement groups (see :mod:`plugins.badges.rules`);
+    none means it is only ever awarded by hand."""
+    require(ctx, "badges.manage", to="define badges")
+    values = _clean_badge(
+        ctx,
+        {
+            "name": name,
+            "description": description,
+            "criteria_text": criteria_text,
+            "criteria": list(criteria),
+            "expires_days": expires_days,
+            "repeatable": repeatable,
+            "course_id": course_id,
+        },
+        None,
+    )
+    badge = BadgeClass(slug=_unique_slug(ctx, values["name"]), **values)
+    ctx.session.add(badge)
+    ctx.session.flush()
+    if image is not None:
+        _set_image(ctx, badge, image, image_type or "")
+    audit(ctx, "badges.class.create", None, badge_id=badge.id, slug=badge.slug)
+    invalidate_index(ctx)
+    return badge
+
+
+_BADGE_FIELDS = (
+    "name",
+    "description",
+    "criteria_text",
+    "criteria",
+    "expires_days",
+    "repeatable",
+    "course_id",
+    "active",
+)
+
+
+def update_badge_class(ctx: Context, badge: BadgeClass, **changes: Any) -> BadgeClass:
+    """Change a badge. Its slug (part of issued assertions' URLs) stays."""
+    require(ctx, "badges.manage", to="change badges")
+    unknown = set(changes) - set(_BADGE_FIELDS) - {"image", "image_type"}
+    if unknown:
+        raise Invalid(f"Badges have no field {', '.join(sorted(unknown))}.")
+    badge = ctx.attach(badge)
+    image, image_type = changes.pop("image", None), changes.pop("image_type", None)
+    current = {f: getattr(badge, f) for f in _BADGE_FIELDS}
+    values = _clean_badge(ctx, {**current, **changes}, badge.id)
+    for key, value in values.items():
+        setattr(badge, key, value)
+    if image is not None:
+        _set_image(ctx, badge, image, image_type or "")
+    audit(ctx, "badges.class.update", None, badge_id=badge.id, changed=sorted(changes))
+    invalidate_index(ctx)
+    return badge
+
+
+def _set_image(ctx: Context, badge: BadgeClass, data: bytes, content_type: str) -> None:
+    from plugins.badges.images import validate_image
+
+    max_kb = ctx.settings(PLUGIN_NAME).max_image_kb if ctx.lms is not None else 256
+    badge.image, badge.image_type = validate_image(data, content_type, max_kb)
+
+
+def set_badge_image(ctx: Context, badge: BadgeClass, data: bytes, content_type: str) -> None:
+    """Replace a badge's image (PNG or SVG, checked and size-limited)."""
+    require(ctx, "badges.manage", to="change badges")
+    badge = ctx.attach(badge)
+    _set_image(ctx, badge, data, content_type)
+    audit(ctx, "badges.class.image", None, badge_id=badge.id, content_type=badge.image_type)
+
+
+def badge_classes(
+    ctx: Context, *, active_only: bool = False, course_id: int | None = None
+) -> list[BadgeClass]:
+    stmt = select(BadgeClass).order_by(BadgeClass.name, BadgeClass.id)
+    if active_only:
+        stmt = stmt.where(BadgeClass.active)
+    if course_id is not None:
+        stmt = stmt.where(BadgeClass.course_id == course_id)
+    return list(ctx.session.scalars(stmt))
+
+
+def get_badge_class(ctx: Context, badge_id: int) -> BadgeClass:
+    badge = ctx.session.get(BadgeClass, badge_id)
+    if badge is None:
+        raise NotFound("There is no such badge.")
+    return badge
+
+
+def get_badge_by_slug(ctx: Context, slug: str) -> BadgeClass:
+    badge = ctx.session.scalar(select(BadgeClass).where(BadgeClass.slug == slug))
+    if badge is None:
+        raise NotFound("There is no such badge.")
+    return badge
+
+
+# -- facts -------------------------------------------------------------------------------------
+
+
+def _completed_courses(ctx: Context, user_id: int) -> frozenset[int]:
+    return frozenset(
+        ctx.session.scalars(
+            select(Enrollment.course_id).where(
+                Enrollment.user_id == user_id, Enrollment.completed_at.is_not(None)
+            )
+        )
+    )
+
+
+def _completed_lessons(ctx: Context, user_id: int) -> frozenset[int]:
+    return frozenset(
+        ctx.session.scalars(
+            select(LessonProgress.lesson_id)
+            .join(Enrollment, Enrollment.id == LessonProgress.enrollment_id)
+            .where(Enrollment.user_id == user_id)
+        )
+    )
+
+
+def _held(awards: Iterable[tuple[int, str, Any, Any]], now: dt.datetime) -> frozenset[int]:
+    return frozenset(
+        badge_id
+        for badge_id, _key, revoked_at, expires_at in awards
+        if revoked_at is None and (expires_at is None or expires_at > now)
+    )
+
+
+def _user_awards(ctx: Context, user_id: int) -> list[tuple[int, str, Any, Any]]:
+    rows = ctx.session.execute(
+        select(Award.badge_id, Award.source_key, Award.revoked_at, Award.expires_at).where(
+            Award.user_id == user_id
+        )
+    ).all()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def _event_counts(
+    ctx: Context, user_id: int, criteria: Iterable[list[dict[str, Any]]]
+) -> dict[str, int]:
+    reqs = {
+        rules.requirement_key(r): r
+        for c in criteria
+        for g in c
+        for r in g["requirements"]
+        if r["type"] == "event"
+    }
+    if not reqs:
+        return {}
+    names = {r["event_type"] for r in reqs.values()}
+    payloads = ctx.session.execute(
+        select(EventRecord.event_name, EventRecord.payload).where(
+            EventRecord.user_id == user_id, EventRecord.event_name.in_(names)
+        )
+    ).all()
+    counts = dict.fromkeys(reqs, 0)
+    for key, req in reqs.items():
+        for name, payload in payloads:
+            if name == req["event_type"] and rules.matches(req["conditions"], payload):
+                counts[key] += 1
+    return counts
+
+
+def _facts(
+    ctx: Context,
+    user_id: int,
+    criteria: list[list[dict[str, Any]]],
+    held: frozenset[int],
+    points: int | None = None,
+) -> rules.Facts:
+    need: set[str] = set()
+    for c in criteria:
+        need |= rules.needs(c)
+    return rules.Facts(
+        courses=_completed_courses(ctx, user_id) if "courses" in need else frozenset(),
+        lessons=_completed_lessons(ctx, user_id) if "lesson" in need else frozenset(),
+        points=(points if points is not None else points_of(ctx, user_id))
+        if "points" in need
+        else 0,
+        badges=held,
+        events=_event_counts(ctx, user_id, criteria) if "event" in need else {},
+    )
+
+
+# -- awarding ----------------------------------------------------------------------------------
+
+
+def _write_award(
+    ctx: Context,
+    badge: _Badge,
+    user_id: int,
+    source_key: str,
+    *,
+    evidence: str = "",
+    by: int | None = None,
+) -> Award | None:
+    now = utcnow()
+    award = Award(
+        uid=str(uuid.uuid4()),
+        badge_id=badge.id,
+        user_id=user_id,
+        source_key=source_key,
+        awarded_at=now,
+        expires_at=now + dt.timedelta(days=badge.expires_days) if badge.expires_days else None,
+        awarded_by_id=by,
+        evidence=evidence,
+        salt=secrets.token_hex(16),
+    )
+    # The caller checked the key; if another worker wins a race, the unique source_key makes
+    # this delivery fail and its retry finds the award (no SAVEPOINT per award on the hot path).
+    ctx.session.add(award)
+    ctx.session.flush()
+    record(
+        ctx,
+        BadgeAwarded(
+            award_id=award.id,
+            award_uid=award.uid,
+            badge_id=badge.id,
+            badge_slug=badge.slug,
+            badge_name=badge.name,
+            user_id=user_id,
+            course_id=badge.course_id,
+            manual=by is not None,
+            awarded_at=now,
+            expires_at=award.expires_at,
+        ),
+    )
+    return award
+
+
+def _once_key(badge_id: int, user_id: int) -> str:
+    return f"class:{badge_id}:user:{user_id}"
+
+
+def _evaluate(
+    ctx: Context,
+    user_id: int,
+    cause_key: str,
+    candidates: list[_Badge],
+    points: int | None = None,
+) -> list[Award]:
+    if not candidates:
+        return []
+    now = utcnow()
+    awards = _user_awards(ctx, user_id)
+    held = _held(awards, now)
+    keys = {key for _b, key, _r, _e in awards}
+    todo = []
+    for badge in candidates:
+        if badge.repeatable:
+            key = f"class:{badge.id}:user:{user_id}:cause:{cause_key}"
+        else:
+            key = _once_key(badge.id, user_id)
+            if badge.id in held:
+                continue
+        if key in keys:
+            continue
+        todo.append((badge, key))
+    if not todo:
+        return []
+    facts = _facts(ctx, user_id, [b.criteria for b, _k in todo], held, points)
+    out = []
+    for badge, key in todo:
+        if rules.holds(badge.criteria, facts):
+            award = _write_award(
+                ctx, badge, user_id, key, evidence=f"Criteria met ({cause_key[:12]})"
+            )
+            if award is not None:
+                out.append(award)
+    return out
+
+
+def evaluate_user(ctx: Context, user_id: int, cause_key: str) -> list[Award]:
+    """Check every active badge class for the user and award those whose criteria now hold.
+
+    Idempotent: once-only badges are keyed on (badge, user), repeatable ones on (badge, user,
+    ``cause_key``), so evaluating again for the same cause awards nothing new.
+    """
+    return _evaluate(ctx, user_id, cause_key, list(_index(ctx).all_badges))
+
+
+def _snapshot(badge: BadgeClass) -> _Badge:
+    return _Badge(
+        badge.id,
+        badge.slug,
+        badge.name,
+        list(badge.criteria or []),
+        badge.repeatable,
+        badge.expires_days,
+        badge.course_id,
+    )
+
+
+def award_badge(
+    ctx: Context,
+    badge: BadgeClass,
+    user: User,
+    *,
+    evidence: str = "",
+    source_key: str | None = None,
+) -> Award | None:
+    """Award a badge by hand (needs ``badges.award`` site-wide, or in the badge's course).
+
+    Returns None when the user already holds it and it is not repeatable.
+    """
+    badge = ctx.attach(badge)
+    user = ctx.attach(user)
+    require(ctx, "badges.award", badge.course_id, to="award this badge")
+    if not badge.active:
+        raise Conflict(f"The badge {badge.name} is retired; it cannot be awarded.")
+    awards = _user_awards(ctx, user.id)
+    if not badge.repeatable and badge.id in _held(awards, utcnow()):
+        return None
+    if source_key is None:
+        once = _once_key(badge.id, user.id)
+        used = {key for _b, key, _r, _e in awards}
+        source_key = once if not badge.repeatable and once not in used else f"manual:{uuid.uuid4()}"
+    award = _write_award(
+        ctx,
+        _snapshot(badge),
+        user.id,
+        source_key,
+        evidence=evidence.strip() if isinstance(evidence, str) else "",
+        by=ctx.actor_id,
+    )
+    if award is not None:
+        audit(ctx, "badges.award", user, badge=badge.slug, award=award.uid)
+    return award
+
+
+def revoke_award(ctx: Context, award: Award, reason: str) -> bool:
+    """Revoke an award, saying why. False if it was already revoked."""
+    award = ctx.attach(award)
+    badge = ctx.session.get(BadgeClass, award.badge_id)
+    require(ctx, "badges.award", badge.course_id if badge else None, to="revoke this badge")
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not text:
+        raise Invalid("Say why the badge is revoked.", field="reason")
+    if award.revoked_at is not None:
+        return False
+    now = utcnow()
+    award.revoked_at, award.revoked_reason, award.revoked_by_id = now, text, ctx.actor_id
+    ctx.session.flush()
+    audit(
+        ctx,
+        "badges.revoke",
+        ("user", award.user_id, str(award.user_id)),
+        award=award.uid,
+        reason=text,
+    )
+    record(
+        ctx,
+        BadgeRevoked(
+            award_id=award.id,
+            award_uid=award.uid,
+            badge_id=award.badge_id,
+            user_id=award.user_id,
+            reason=text,
+            revoked_by_id=ctx.actor_id,
+            revoked_at=now,
+        ),
+    )
+    return True
+
+
+def awards_of(
+    ctx: Context, user_id: int, include_revoked: bool = True
+) -> list[tuple[Award, BadgeClass]]:
+    stmt = (
+        select(Award, BadgeClass)
+        .join(BadgeClass, BadgeClass.id == Award.badge_id)
+        .where(Award.user_id == user_id)
+        .order_by(Award.awarded_at.desc(), Award.id.desc())
+    )
+    if not include_revoked:
+        stmt = stmt.where(Award.revoked_at.is_(None))
+    return [(a, b) for a, b in ctx.session.execute(stmt).all()]
+
+
+def get_award_by_uid(ctx: Context, uid: str) -> Award:
+    award = ctx.session.scalar(select(Award).where(Award.uid == uid))
+    if award is None:
+        raise NotFound("There is no such award.")
+    return award
+
+
+def progress_towards(ctx: Context, badge: BadgeClass, user_id: int) -> BadgeProgress:
+    """How far the user is towards a badge: the best group's steps ("2 of 3 courses")."""
+    criteria = list(badge.criteria or [])
+    held = _held(_user_awards(ctx, user_id), utcnow())
+    facts = _facts(ctx, user_id, [criteria], held)
+    course_ids, lesson_ids, badge_ids = set(), set(), set()
+    for group in criteria:
+        for req in group["requirements"]:
+            course_ids.update(req.get("course_ids", ()))
+            if "course_id" in req:
+                course_ids.add(req["course_id"])
+            if "lesson_id" in req:
+                lesson_ids.add(req["lesson_id"])
+            badge_ids.update(req.get("badge_ids", ()))
+    s = ctx.session
+    names = rules.Names(
+        courses=dict(
+            s.execute(select(Course.id, Course.code).where(Course.id.in_(course_ids))).all()
+        )
+        if course_ids
+        else {},
+        lessons=dict(
+            s.execute(select(Lesson.id, Lesson.title).where(Lesson.id.in_(lesson_ids))).all()
+        )
+        if lesson_ids
+        else {},
+        badges=dict(
+            s.execute(
+                select(BadgeClass.id, BadgeClass.name).where(BadgeClass.id.in_(badge_ids))
+            ).all()
+        )
+        if badge_ids
+        else {},
+        events={name: et.title for name, et in event_types(ctx).items()},
+    )
+    return rules.progress(criteria, facts, names)
+
+
+# -- points --------------------------------------------------------------------------------------
+
+
+def points_of(ctx: Context, user_id: int, since: dt.datetime | None = None) -> int:
+    stmt = select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+        LedgerEntry.user_id == user_id
+    )
+    if since is not None:
+        stmt = stmt.where(LedgerEntry.created_at >= since)
+    return int(ctx.session.scalar(stmt) or 0)
+
+
+def ledger_of(ctx: Context, user_id: int) -> list[LedgerEntry]:
+    """Every grant of points to the user, newest first: each names its rule and event."""
+    return list(
+        ctx.session.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.user_id == user_id)
+            .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+        )
+    )
+
+
+def _day_start(now: dt.datetime) -> dt.datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _apply_rules(
+    ctx: Context,
+    rules_: list[_Rule],
+    event: Event,
+    payload: Mapping[str, Any],
+    key: str,
+    user_id: int,
+) -> int:
+    """Grant the points of every matching rule; returns how many were granted."""
+    matching = [r for r in rules_ if rules.matches(r.conditions, payload)]
+    if not matching:
+        return 0
+    course_id = payload.get("course_id")
+    course_id = course_id if isinstance(course_id, int) else None
+    keys = {}
+    for r in matching:
+        if r.once_per_course and course_id is not None:
+            keys[r.id] = f"rule:{r.id}:user:{user_id}:course:{course_id}"
+        else:
+            keys[r.id] = f"rule:{r.id}:event:{key}"
+    existing = set(
+        ctx.session.scalars(select(LedgerEntry.key).where(LedgerEntry.key.in_(list(keys.values()))))
+    )
+    now = utcnow()
+    granted = 0
+    rows: list[dict[str, Any]] = []
+    for r in matching:
+        if keys[r.id] in existing:
+            continue
+        if r.daily_cap is not None:
+            today = ctx.session.scalar(
+                select(func.count())
+                .select_from(LedgerEntry)
+                .where(
+                    LedgerEntry.rule_id == r.id,
+                    LedgerEntry.user_id == user_id,
+                    LedgerEntry.created_at >= _day_start(now),
+                )
+            )
+            if (today or 0) >= r.daily_cap:
+                continue
+        rows.append(
+            {
+                "key": keys[r.id],
+                "user_id": user_id,
+                "points": r.points,
+                "rule_id": r.id,
+                "event_name": event.NAME,
+                "event_id": key,
+                "course_id": course_id,
+                "reason": r.name[:255],
+                "created_at": now,
+            }
+        )
+        granted += r.points
+    if rows:  # one executemany, no unit-of-work bookkeeping (the hot path of every event)
+        ctx.session.execute(insert(LedgerEntry).execution_options(render_nulls=True), rows)
+    return granted
+
+
+def _check_levels(
+    ctx: Context, user_id: int, points: int, levels_: list[tuple[int, str, int]]
+) -> None:
+    due = [lv for lv in levels_ if lv[2] <= points]
+    if not due:
+        return
+    reached = set(
+        ctx.session.scalars(select(LevelReached.level_id).where(LevelReached.user_id == user_id))
+    )
+    now = utcnow()
+    for level_id, name, threshold in due:
+        if level_id in reached:
+            continue
+        ctx.session.add(LevelReached(user_id=user_id, level_id=level_id, reached_at=now))
+        record(
+            ctx,
+            LevelReachedEvent(
+                user_id=user_id,
+                level_id=level_id,
+                level_name=name,
+                threshold=threshold,
+                points=points,
+                reached_at=now,
+            ),
+        )
+
+
+def handle_event(ctx: Context, event: Event) -> None:
+    """React to one delivered event: points, counted events, badges and levels.
+
+    Called from ``lms_on_event`` inside the delivery's transaction; idempotent, so a
+    redelivered event grants and awards nothing new.
+    """
+    user_id = getattr(event, "user_id", None)
+    if not isinstance(user_id, int) or isinstance(user_id, bool):
+        return
+    index = _index(ctx)
+    name = event.NAME
+    point_rules_ = index.rules.get(name, [])
+    maybe = index.badges.get(name, [])
+    record_it = name in index.recorded
+    if not (point_rules_ or maybe or record_it):
+        return
+    payload = dump_event(event)
+    key = event_key(event, payload)
+    if record_it:
+        rec_key = f"event:{key}"
+        if ctx.session.scalar(select(EventRecord.id).where(EventRecord.key == rec_key)) is None:
+            ctx.session.add(
+                EventRecord(key=rec_key, user_id=user_id, event_name=name, payload=payload)
+            )
+            ctx.session.flush()
+    granted = _apply_rules(ctx, point_rules_, event, payload, key, user_id) if point_rules_ else 0
+    candidates: dict[int, _Badge] = {}
+    for badge in maybe:
+        if any(
+            rules.affected_by(req, name, payload)
+            for group in badge.criteria
+            for req in group["requirements"]
+        ):
+            candidates[badge.id] = badge
+    points = None
+    point_badges = index.badges.get("points", []) if granted else []
+    if granted and (index.levels or point_badges or candidates):
+        points = points_of(ctx, user_id)
+    if point_badges and points is not None:
+        # Only thresholds this grant crossed can newly hold (a badge defined after a user
+        # passed its threshold is caught up by evaluate_user).
+        before = points - granted
+        for badge in point_badges:
+            if any(
+                req["type"] == "points" and before < req["min"] <= points
+                for group in badge.criteria
+                for req in group["requirements"]
+            ):
+                candidates.setdefault(badge.id, badge)
+    _evaluate(ctx, user_id, key, list(candidates.values()), points)
+    if granted and index.levels and points is not None:
+        _check_levels(ctx, user_id, points, index.levels)
+
+
+# -- levels --------------------------------------------------------------------------------------
+
+
+def create_level(ctx: Context, name: str, threshold: int) -> Level:
+    require(ctx, "badges.manage", to="define levels")
+    name = _clean_name(name, limit=80)
+    if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0:
+        raise Invalid("The threshold is a whole number of points (0 or more).", field="threshold")
+    s = ctx.session
+    if s.scalar(select(Level.id).where(Level.name == name)) is not None:
+        raise Conflict(f"There is already a level called {name}.")
+    if s.scalar(select(Level.id).where(Level.threshold == threshold)) is not None:
+        raise Conflict(f"Another level starts at {threshold} points.")
+    level = Level(name=name, threshold=threshold)
+    s.add(level)
+    s.flush()
+    audit(ctx, "badges.level.create", None, level=name, threshold=threshold)
+    invalidate_index(ctx)
+    return level
+
+
+def delete_level(ctx: Context, level: Level) -> None:
+    require(ctx, "badges.manage", to="delete levels")
+    level = ctx.attach(level)
+    audit(ctx, "badges.level.delete", None, level=level.name)
+    ctx.session.delete(level)
+    ctx.session.flush()
+    invalidate_index(ctx)
+
+
+def levels(ctx: Context) -> list[Level]:
+    return list(ctx.session.scalars(select(Level).order_by(Level.threshold)))
+
+
+def level_of(ctx: Context, user_id: int) -> tuple[Level | None, Level | None]:
+    """The user's current level by points, and the next one (None at either end)."""
+    points = points_of(ctx, user_id)
+    current = nxt = None
+    for level in levels(ctx):
+        if level.threshold <= points:
+            current = level
+        elif nxt is None:
+            nxt = level
+    return current, nxt
+
+
+# -- leaderboards --------------------------------------------------------------------------------
+
+
+@frozen
+class LeaderboardRow:
+    rank: int
+    user_id: int
+    name: str
+    points: int
+
+
+def _leaderboards_on(ctx: Context) -> Any:
+    settings = ctx.settings(PLUGIN_NAME)
+    if not settings.leaderboards_enabled:
+        raise Forbidden(LEADERBOARDS_OFF)
+    return settings
+
+
+def leaderboard(
+    ctx: Context,
+    *,
+    scope: str = "site",
+    scope_id: int | None = None,
+    period: str = "all",
+    limit: int = 20,
+) -> list[LeaderboardRow]:
+    """Top users by points (site-wide, points earned in a course, or members of a group),
+    over all time or the last ``recent_days``. People who opted out are left out."""
+    settings = _leaderboards_on(ctx)
+    if scope not in ("site", "course", "group"):
+        raise Invalid("A leaderboard is for the site, a course or a group.", field="scope")
+    if period not in ("all", "recent"):
+        raise Invalid("The period is 'all' or 'recent'.", field="period")
+    if scope != "site" and scope_id is None:
+        raise Invalid(f"Say which {scope} the leaderboard is for.", field="scope_id")
+    if scope == "course" and ctx.session.get(Course, scope_id) is None:
+        raise NotFound("There is no such course.")
+    if scope == "group" and ctx.session.get(Group, scope_id) is None:
+        raise NotFound("There is no such group.")
+    total = func.sum(LedgerEntry.points).label("points")
+    stmt = (
+        select(LedgerEntry.user_id, User.name, total)
+        .join(User, User.id == LedgerEntry.user_id)
+        .where(
+            User.is_active,
+            ~exists().where(LeaderboardOptOut.user_id == LedgerEntry.user_id),
+        )
+    )
+    if period == "recent":
+        stmt = stmt.where(
+            LedgerEntry.created_at >= utcnow() - dt.timedelta(days=settings.recent_days)
+        )
+    if scope == "course":
+        stmt = stmt.where(LedgerEntry.course_id == scope_id)
+    elif scope == "group":
+        stmt = stmt.join(
+            GroupMember,
+            (GroupMember.user_id == LedgerEntry.user_id) & (GroupMember.group_id == scope_id),
+        )
+    stmt = (
+        stmt.group_by(LedgerEntry.user_id, User.name)
+        .having(total > 0)
+        .order_by(total.desc(), User.name, LedgerEntry.user_id)
+        .limit(max(1, min(int(limit), 500)))
+    )
+    out: list[LeaderboardRow] = []
+    for position, (user_id, name, points) in enumerate(ctx.session.execute(stmt), start=1):
+        rank = out[-1].rank if out and out[-1].points == points else position
+        out.append(LeaderboardRow(rank=rank, user_id=user_id, name=name, points=int(points)))
+    return out
+
+
+def set_opt_out(ctx: Context, user_id: int, opted_out: bool) -> None:
+    """Hide (or show again) a user on leaderboards: the user themself, or a badges manager."""
+    if not ctx.system and (ctx.actor is None or ctx.actor.id != user_id):
+        require(ctx, "badges.manage", to="change someone else's leaderboard setting")
+    row = ctx.session.get(LeaderboardOptOut, user_id)
+    if opted_out and row is None:
+        ctx.session.add(LeaderboardOptOut(user_id=user_id))
+    elif not opted_out and row is not None:
+        ctx.session.delete(row)
+    ctx.session.flush()
+
+
+def is_opted_out(ctx: Context, user_id: int) -> bool:
+    return ctx.session.get(LeaderboardOptOut, user_id) is not None
+
+
+# -- privacy -------------------------------------------------------------------------------------
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def export_user_data(ctx: Context, user_id: int) -> dict[str, Any] | None:
+    """Everything badges holds about a user (the privacy export)."""
+    s = ctx.session
+    ledger = ledger_of(ctx, user_id)
+    awards = awards_of(ctx, user_id)
+    reached = s.execute(
+        select(Level.name, LevelReached.reached_at)
+        .join(Level, Level.id == LevelReached.level_id)
+        .where(LevelReached.user_id == user_id)
+    ).all()
+    events = list(s.scalars(select(EventRecord).where(EventRecord.user_id == user_id)))
+    opted_out = is_opted_out(ctx, user_id)
+    if not (ledger or awards or reached or events or opted_out):
+        return None
+    return {
+        "points": sum(e.points for e in ledger),
+        "ledger": [
+            {
+                "points": e.points,
+                "reason": e.reason,
+                "event": e.event_name,
+                "event_id": e.event_id,
+                "course_id": e.course_id,
+                "at": _iso(e.created_at),
+            }
+            for e in ledger
+        ],
+        "awards": [
+            {
+                "badge": b.name,
+                "uid": a.uid,
+                "awarded_at": _iso(a.awarded_at),
+                "expires_at": _iso(a.expires_at),
+                "evidence": a.evidence,
+                "revoked_at": _iso(a.revoked_at),
+                "revoked_reason": a.revoked_reason,
+            }
+            for a, b in awards
+        ],
+        "levels": [{"level": n, "reached_at": _iso(at)} for n, at in reached],
+        "events": [{"event": e.event_name, "at": _iso(e.created_at)} for e in events],
+        "leaderboard_opt_out": opted_out,
+    }
+
+
+def erase_user_data(ctx: Context, user_id: int) -> None:
+    """Delete every badges row about a user (the privacy erasure)."""
+    s = ctx.session
+    for model in (LedgerEntry, Award, LevelReached, LeaderboardOptOut, EventRecord):
+        s.execute(delete(model).where(model.user_id == user_id))
+    s.execute(
+        Award.__table__.update()  # type: ignore[attr-defined]
+        .where(Award.awarded_by_id == user_id)
+        .values(awarded_by_id=None)
+    )
+    s.execute(
+        Award.__table__.update()  # type: ignore[attr-defined]
+        .where(Award.revoked_by_id == user_id)
+        .values(revoked_by_id=None)
+    )
+
+
+def may_award(ctx: Context, badge: BadgeClass) -> bool:
+    """Whether the actor may award ``badge`` by hand (for showing the button)."""
+    return ctx.system or can(ctx.actor, "badges.award", badge.course_id)
