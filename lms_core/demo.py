@@ -134,7 +134,8 @@ class DemoSummary:
             )
         lines += [
             "",
-            "To look around in a browser, run `lms serve` (it comes with the web UI) and sign in with one of these accounts.",
+            "Open the site in a browser and sign in with one of these accounts"
+            " (`lms demo` serves it at http://127.0.0.1:5000; later, `lms serve`).",
         ]
         return "\n".join(lines)
 
