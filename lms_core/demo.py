@@ -2037,4 +2037,29 @@ def build_demo(
     builder.courses()
     builder.enrollments()
     builder.archive()
+    _plugin_content(lms, say)
     return builder.summary(time.perf_counter() - started)
+
+
+def _plugin_content(lms: LMS, say: Echo) -> None:
+    """Let enabled plugins add their demo content (``lms_demo_content``), then deliver."""
+    from sqlalchemy import select
+
+    from lms_core import outbox
+    from lms_core.models import Course
+    from lms_core.models import CourseStatus
+
+    implementations = lms.hooks.implementations("lms_demo_content")
+    if not implementations:
+        return
+    for name, fn in implementations:
+        with lms.transaction(system=True) as ctx:
+            courses = list(
+                ctx.session.scalars(
+                    select(Course).order_by(Course.status != CourseStatus.PUBLISHED, Course.id)
+                )
+            )
+            fn(ctx=ctx, courses=courses)
+        say(f"  {name}: demo content added")
+    while outbox.deliver_due(lms, worker="demo", limit=500):
+        pass

@@ -154,3 +154,10 @@ def reports_register_sources() -> list[dict[str, Any]]:
     from plugins.badges.reports import report_sources
 
     return report_sources()
+
+
+@hookimpl
+def lms_demo_content(ctx: Context, courses: list[Course]) -> None:
+    from plugins.badges.demo import add_demo_content
+
+    add_demo_content(ctx, courses)
