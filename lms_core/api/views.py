@@ -400,10 +400,7 @@ def create_user() -> Response:
 
 
 def _user(user_id: int) -> User:
-    user = db().get(User, user_id)
-    if user is None:
-        raise NotFound(f"There is no user with id {user_id}.")
-    return user
+    return user_service.get_user(read_ctx(), user_id)
 
 
 @route(
@@ -504,10 +501,7 @@ def create_group() -> Response:
 
 
 def _group(group_id: int) -> Group:
-    group = db().get(Group, group_id)
-    if group is None:
-        raise NotFound(f"There is no group with id {group_id}.")
-    return group
+    return group_service.get_group(read_ctx(), group_id)
 
 
 @route(
