@@ -1097,11 +1097,11 @@ class _Writer:
         return out
 
     def _write_events(self) -> None:
-        """Outbox rows in bulk; delivery rows (and their event ids) only for hooks with plugins."""
+        """Outbox rows in bulk; delivery rows (and their event ids) only for events with recipients."""
         table = _table(OutboxEvent)
         deliver: list[int] = []
         for cls, payloads in self.events.items():
-            plugins = self.ctx.hooks.implementers(cls.HOOK)
+            plugins = self.ctx.hooks.event_recipients(cls.HOOK)
             self.report.events += len(payloads)
             if not plugins:
                 self._many_constant(

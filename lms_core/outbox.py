@@ -54,10 +54,7 @@ def record(ctx: Context, event: Event) -> OutboxEvent:
     row = OutboxEvent(name=event.NAME, payload=dump_event(event), created_at=now)
     ctx.session.add(row)
     ctx.session.flush()
-    plugins = dict.fromkeys(
-        [*ctx.hooks.implementers(event.HOOK), *ctx.hooks.implementers("lms_on_event")]
-    )
-    for plugin in plugins:
+    for plugin in ctx.hooks.event_recipients(event.HOOK):
         ctx.session.add(Delivery(event_id=row.id, plugin=plugin, next_attempt_at=now))
     ctx.event_ids.append(row.id)
     return row

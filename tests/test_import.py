@@ -420,3 +420,28 @@ def test_cli_exits_1_naming_bad_rows_and_0_with_skip_bad_rows(
     assert result.exit_code == 0, result.output
     assert "1 user(s) created" in result.output
     assert count(lms, User) == 1
+
+
+def test_plugins_with_only_a_generic_event_handler_hear_of_imported_people(
+    lms_factory: Any, event_collector: Any, tmp_path: Path
+) -> None:
+    # The collector implements only ``lms_on_event``, as rules engines and exporters do
+    # (the badges plugin among them): imported users, memberships and enrollments must reach
+    # it exactly as the same changes made through the services do.
+    site = lms_factory([event_collector])
+    with site.transaction(system=True) as ctx:
+        from lms_core.services.roles import ensure_builtin_roles
+
+        ensure_builtin_roles(ctx)
+        course = courses.create_course(ctx, "GDPR", "Data protection")
+        courses.add_lesson(ctx, course, "Basics", body="Text")
+        courses.publish_course(ctx, course)
+    path = write(tmp_path, "email,groups,courses\nann@example.com,Team A,GDPR\n")
+    report = import_users_csv(site, path)
+    assert report.written and report.users_created == 1
+    names = event_collector.names()
+    assert "lms.user.created.v1" in names
+    assert "lms.group.membership_changed.v1" in names
+    assert "lms.enrollment.created.v1" in names
+    enrolled = next(e for e in event_collector.events if e.NAME == "lms.enrollment.created.v1")
+    assert enrolled.source == "import"

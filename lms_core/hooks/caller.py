@@ -74,6 +74,18 @@ class Hooks:
     def implementers(self, hook_name: str) -> list[str]:
         return [name for name, _ in self.implementations(hook_name)]
 
+    def event_recipients(self, hook_name: str) -> list[str]:
+        """The enabled plugins that get an event whose specific hook is ``hook_name``.
+
+        A plugin receives an event when it implements the event's own hook or the generic
+        ``lms_on_event``. Every path that writes events (services through
+        :func:`lms_core.outbox.record`, the bulk importer) asks this one function, so no path
+        can leave generic handlers out.
+        """
+        return list(
+            dict.fromkeys([*self.implementers(hook_name), *self.implementers("lms_on_event")])
+        )
+
     def collect(self, hook_name: str, **kwargs: Any) -> list[Any]:
         """Call a contribution hook and flatten the lists it returns."""
         items: list[Any] = []
