@@ -39,8 +39,10 @@ __all__ = [
 class Permission:
     """A named permission, e.g. ``course.edit``.
 
-    ``default_roles`` names the built-in roles (admin, manager, instructor, learner) that hold
-    it on a new site; admins may change role permissions afterwards.
+    ``default_roles`` names the built-in roles (admin, manager, course_creator, instructor,
+    learner) that hold it on a new site; admins may change role permissions afterwards. The
+    instructor role is given per course only: a permission about one course belongs with it
+    and is ``course_scoped``.
     """
 
     name: str

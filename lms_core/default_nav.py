@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lms_core.contributions import AdminPage
 from lms_core.contributions import NavItem
+from lms_core.default_permissions import TEACHING
 from lms_core.hooks.markers import hookimpl
+from lms_core.services.permissions import can_anywhere
+
+if TYPE_CHECKING:
+    from lms_core.models import User
 
 
 @hookimpl
-def lms_nav_items(user: object) -> list[NavItem]:
+def lms_nav_items(user: User | None) -> list[NavItem]:
     if user is None:
         return [NavItem(label="Catalog", endpoint="learner.catalog", order=20)]
-    return [
+    items = [
         NavItem(label="Dashboard", endpoint="learner.dashboard", order=10),
         NavItem(label="Catalog", endpoint="learner.catalog", order=20),
-        NavItem(label="Teach", endpoint="teach.index", permission="course.create", order=30),
         NavItem(label="Admin", endpoint="admin.index", permission="user.view", order=90),
     ]
+    # Teach is for course creators and for instructors of any course (a per-course grant, so
+    # a NavItem's site-scope ``permission`` cannot say it); teach.index declares the same.
+    if can_anywhere(user, *TEACHING):
+        items.append(NavItem(label="Teach", endpoint="teach.index", order=30))
+    return items
 
 
 @hookimpl

@@ -7,8 +7,13 @@ from lms_core.hooks.markers import hookimpl
 
 ADMIN = "admin"
 MANAGER = "manager"
+COURSE_CREATOR = "course_creator"
 INSTRUCTOR = "instructor"
 LEARNER = "learner"
+
+#: Either one opens the Teach area (``/teach/``, its nav item): creating courses (site-wide),
+#: or editing one (held in that course by its instructors).
+TEACHING = ("course.create", "course.edit")
 
 CORE_PERMISSIONS = [
     Permission(
@@ -25,7 +30,13 @@ CORE_PERMISSIONS = [
         default_roles=(ADMIN, MANAGER),
     ),
     Permission(name="role.manage", title="Define roles and assign them", default_roles=(ADMIN,)),
-    Permission(name="course.create", title="Create courses", default_roles=(ADMIN, INSTRUCTOR)),
+    Permission(
+        name="course.create",
+        title="Create courses",
+        description="Held site-wide by course creators; whoever creates a course becomes its "
+        "instructor (in that course only).",
+        default_roles=(ADMIN, COURSE_CREATOR),
+    ),
     Permission(
         name="course.edit",
         title="Edit a course and its lessons",

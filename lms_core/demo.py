@@ -398,7 +398,7 @@ DEMO_PEOPLE = (
         "instructor",
         "instructor@example.com",
         "Priya Natarajan",
-        ("instructor", "learner"),
+        ("course_creator", "learner"),
         "HR",
         "London",
         "Learning & Development Lead",
@@ -1573,10 +1573,13 @@ class _Builder:
             for department in departments:
                 for lead in leads[department]:
                     create(lead)
-            # A few experienced people also teach: they get the site-wide instructor role.
+            # A few experienced people also teach: they may create courses (site-wide), and
+            # teach the ones they create or are given (instructor in those courses only).
             teachers = {p["email"] for p in rng.sample(staff, k=min(3, len(staff)))}
             for profile in staff:
-                roles = ("instructor", "learner") if profile["email"] in teachers else ("learner",)
+                roles = (
+                    ("course_creator", "learner") if profile["email"] in teachers else ("learner",)
+                )
                 user = create(profile, roles=roles)
                 if profile["email"] in teachers:
                     self.instructor_ids.append(user.id)
@@ -1676,7 +1679,7 @@ class _Builder:
             }
             for index, spec in enumerate(self.specs):
                 author = instructors[self.instructor_ids[index % len(self.instructor_ids)]]
-                # Created by an instructor: they become its course-scope instructor.
+                # Created by a course creator: they become its instructor (in this course only).
                 as_author = _as(ctx, author)
                 course = course_service.create_course(
                     as_author,

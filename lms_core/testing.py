@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Iterable
 from collections.abc import Iterator
 from typing import Any
 
@@ -130,14 +131,19 @@ class Factory:
         lessons: int = 2,
         optional_lessons: int = 0,
         publish: bool = True,
+        instructors: Iterable[User] = (),
         **fields: Any,
     ) -> Course:
+        """A course made by the site; ``instructors`` get the instructor role in it."""
         from lms_core.services import courses
+        from lms_core.services import roles
 
         n = next(self._seq)
         code = code or f"C-{n:04d}"
         with self.lms.transaction(system=True) as ctx:
             course = courses.create_course(ctx, code, title or f"Course {n}", **fields)
+            for person in instructors:
+                roles.assign_role(ctx, ctx.attach(person), "instructor", course)
             for i in range(lessons):
                 courses.add_lesson(ctx, course, f"Lesson {i + 1}", body=f"Text of lesson {i + 1}")
             for i in range(optional_lessons):

@@ -29,6 +29,9 @@ if str(ROOT) not in sys.path:  # run as a file from a checkout without installin
 from lms_core.default_permissions import CORE_PERMISSIONS  # noqa: E402
 from lms_core.hooks import SPEC_MODULES  # noqa: E402
 from lms_core.hooks.markers import PROJECT  # noqa: E402
+from lms_core.services.roles import BUILTIN_ROLES  # noqa: E402
+from lms_core.services.roles import COURSE_ONLY_ROLES  # noqa: E402
+from lms_core.services.roles import SITE_ONLY_ROLES  # noqa: E402
 
 __all__ = [
     "HOOKS_DOC",
@@ -330,7 +333,7 @@ def render_permissions() -> str:
     out = [
         "# Core permissions",
         "",
-        GENERATED.format(source="lms_core/default_permissions.py"),
+        GENERATED.format(source="lms_core/default_permissions.py and lms_core/services/roles.py"),
         "",
         "The permissions the core declares. Roles bundle permissions; a role is assigned at",
         "site scope or, for course-scoped permissions, in one course. *Default roles* are the",
@@ -346,6 +349,26 @@ def render_permissions() -> str:
         roles = ", ".join(perm.default_roles) or "none"
         scoped = "yes" if perm.course_scoped else "no"
         out.append(f"| `{perm.name}` | {_cell(title)} | {_cell(roles)} | {scoped} |")
+    out += [
+        "",
+        "## Built-in roles",
+        "",
+        "Site scope is for what is site-wide; what concerns one course is granted in that",
+        "course, so an instructor of one course sees nothing of another. A role given",
+        "site-wide applies in every course, its course-scoped permissions included; that is",
+        "why the instructor role is only given per course (the role service refuses it",
+        "site-wide), and creating courses is a role of its own, given site-wide.",
+        "",
+        "| Name | Title | Given | Description |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, (title, description) in BUILTIN_ROLES.items():
+        given = "site-wide or per course"
+        if name in COURSE_ONLY_ROLES:
+            given = "per course"
+        elif name in SITE_ONLY_ROLES:
+            given = "site-wide"
+        out.append(f"| `{name}` | {_cell(title)} | {given} | {_cell(description)} |")
     return "\n".join(out) + "\n"
 
 

@@ -251,6 +251,70 @@ def test_the_demo_accounts_sign_in_and_nobody_else_has_a_password(lms, demo):
         assert "admin" in roles
 
 
+def test_the_demo_instructor_sees_the_rosters_of_their_own_courses_only(lms, demo, client, auth):
+    from lms_core.services import tokens
+
+    account = demo.account("instructor")
+    with lms.session() as session:
+        instructor = session.scalars(select(User).where(User.email_key == account.email)).one()
+        held = session.execute(
+            select(Role.name, RoleAssignment.course_id)
+            .join(RoleAssignment, RoleAssignment.role_id == Role.id)
+            .where(RoleAssignment.user_id == instructor.id)
+        ).all()
+        courses = {c.id: c.code for c in session.scalars(select(Course))}
+        roster: dict[int, set[str]] = {cid: set() for cid in courses}
+        enrolled: Counter[int] = Counter()
+        for course_id, email, status in session.execute(
+            select(Enrollment.course_id, User.email, Enrollment.status).join(
+                User, User.id == Enrollment.user_id
+            )
+        ):
+            enrolled[course_id] += 1
+            if status != EnrollmentStatus.WITHDRAWN:
+                roster[course_id].add(email)
+    # Creating courses is site-wide; teaching is per course.
+    assert {name for name, scope in held if scope is None} == {"course_creator", "learner"}
+    taught = {scope for name, scope in held if name == "instructor"}
+    assert None not in taught
+    others = set(courses) - taught
+    assert taught and others
+    assert any(enrolled[cid] for cid in others), "the other courses have learners to hide"
+
+    assert auth.login(account.email, account.password).status_code == 302
+    listing = client.get("/teach/")
+    assert listing.status_code == 200
+    html = listing.get_data(as_text=True)
+    assert all(courses[cid] in html for cid in taught)
+    assert not any(re.search(rf"\b{re.escape(courses[cid])}\b", html) for cid in others)
+    shown = re.compile(r'<small class="muted">([^<@]+@example\.com)</small>')
+    for cid in taught:
+        page = client.get(f"/teach/courses/{cid}/learners")
+        assert page.status_code == 200
+        assert set(shown.findall(page.get_data(as_text=True))) == roster[cid]
+    for cid in others:
+        page = client.get(f"/teach/courses/{cid}/learners")
+        assert page.status_code == 403
+        assert not shown.findall(page.get_data(as_text=True))
+        assert client.get(f"/teach/courses/{cid}").status_code == 403
+
+    with lms.transaction(instructor) as ctx:
+        _row, secret = tokens.create_token(ctx, ctx.attach(instructor), "roster check")
+    headers = {"Authorization": f"Bearer {secret}"}
+    for cid in taught:
+        response = client.get(f"/api/v1/courses/{cid}/enrollments?per_page=200", headers=headers)
+        assert response.status_code == 200
+        body = response.get_json()
+        assert body["total"] == enrolled[cid]
+        assert {e["course_id"] for e in body["items"]} <= {cid}
+    for cid in others:
+        response = client.get(f"/api/v1/courses/{cid}/enrollments", headers=headers)
+        assert response.status_code == 403
+        assert "items" not in response.get_json()
+        patched = client.patch(f"/api/v1/courses/{cid}", json={"title": "Mine"}, headers=headers)
+        assert patched.status_code == 403
+
+
 def test_describe_says_what_was_built_and_how_to_sign_in(demo):
     text_ = demo.describe()
     assert "40 users" in text_ and "8 courses" in text_ and "overdue" in text_
@@ -343,7 +407,7 @@ def test_db_upgrade_creates_the_schema_and_can_run_twice(tmp_path):
             assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar()
         with site.session() as session:
             names = set(session.scalars(select(Role.name)))
-            assert names == {"admin", "manager", "instructor", "learner"}
+            assert names == {"admin", "manager", "course_creator", "instructor", "learner"}
     finally:
         site.dispose()
 

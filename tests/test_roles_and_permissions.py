@@ -13,6 +13,8 @@ from lms_core.events import RoleRevoked
 from lms_core.models import AuditEntry
 from lms_core.models import OutboxEvent
 from lms_core.models import Role
+from lms_core.models import RoleAssignment
+from lms_core.models import User
 from lms_core.services import courses
 from lms_core.services import roles
 from lms_core.services import users
@@ -26,10 +28,11 @@ def _can(lms, user, permission, course=None) -> bool:
         return can(ctx.attach(user), permission, course)
 
 
-def test_the_four_builtin_roles_exist(lms):
+def test_the_five_builtin_roles_exist(lms):
     with lms.session() as session:
         builtin = {r.name: r for r in session.scalars(select(Role).where(Role.builtin.is_(True)))}
-    assert set(builtin) == {"admin", "manager", "instructor", "learner"}
+    assert set(builtin) == {"admin", "manager", "course_creator", "instructor", "learner"}
+    assert builtin["course_creator"].title == "Course creator"
 
 
 def test_builtin_roles_hold_sensible_permissions(lms):
@@ -41,9 +44,12 @@ def test_builtin_roles_hold_sensible_permissions(lms):
     assert perms["admin"] == {"*"}
     assert {"enrollment.self"} <= perms["learner"]
     assert not perms["learner"] & {"user.manage", "role.manage", "course.create", "course.edit"}
-    assert {"course.create", "course.edit", "course.publish", "enrollment.manage"} <= perms[
+    # Creating courses is site-wide; teaching one is granted in that course.
+    assert perms["course_creator"] == {"course.create"}
+    assert {"course.edit", "course.publish", "enrollment.manage", "progress.view"} <= perms[
         "instructor"
     ]
+    assert "course.create" not in perms["instructor"]
     assert {"group.manage", "enrollment.manage", "progress.view", "user.view"} <= perms["manager"]
     assert "user.manage" not in perms["manager"] and "role.manage" not in perms["manager"]
 
@@ -149,10 +155,99 @@ def test_an_instructor_assigned_to_one_course_edits_that_course_only(lms, factor
 
 def test_a_site_scope_role_applies_to_every_course(lms, factory):
     course = factory.course()
-    teacher = factory.user(roles=("instructor",))
-    assert _can(lms, teacher, "course.edit", course)
     with lms.transaction(system=True) as ctx:
-        assert courses_with(ctx.attach(teacher), "course.edit") is None
+        roles.create_role(ctx, "editor_in_chief", "Editor in chief", ["course.edit"])
+    editor = factory.user(roles=("editor_in_chief",))
+    assert _can(lms, editor, "course.edit", course)
+    with lms.transaction(system=True) as ctx:
+        assert courses_with(ctx.attach(editor), "course.edit") is None
+
+
+def test_a_course_creator_edits_only_the_courses_they_create(lms, factory):
+    creator = factory.user(roles=("course_creator", "learner"))
+    other = factory.course("OTHER-1")
+    with lms.transaction(creator) as ctx:
+        mine = courses.create_course(ctx, "MINE-1", "My course")
+        courses.add_lesson(ctx, mine, "First", body="Hello")
+        courses.publish_course(ctx, mine)
+    assert _can(lms, creator, "course.edit", mine)
+    assert _can(lms, creator, "progress.view", mine)
+    assert not _can(lms, creator, "course.edit", other)
+    assert not _can(lms, creator, "progress.view", other)
+    assert not _can(lms, creator, "course.edit")
+    with pytest.raises(Forbidden, match="course.edit"), lms.transaction(creator) as ctx:
+        courses.update_course(ctx, other, summary="Not mine")
+    with lms.transaction(system=True) as ctx:
+        assert courses_with(ctx.attach(creator), "course.edit") == {mine.id}
+        assert courses_with(ctx.attach(creator), "progress.view") == {mine.id}
+        assert explain(ctx.attach(creator), "course.edit", mine) == [
+            f"instructor (course {mine.id})"
+        ]
+
+
+def test_the_instructor_role_is_given_per_course_never_site_wide(lms, factory):
+    admin = factory.admin()
+    person = factory.user("person@example.com")
+    with pytest.raises(Invalid) as excinfo, lms.transaction(admin) as ctx:
+        roles.assign_role(ctx, person, "instructor")
+    assert excinfo.value.field == "course"
+    assert "per course" in excinfo.value.message
+    assert "course_creator" in excinfo.value.message
+    with pytest.raises(Invalid) as excinfo, lms.transaction(admin) as ctx:
+        users.create_user(ctx, "new@example.com", roles=("instructor", "learner"))
+    assert excinfo.value.field == "roles"
+    assert "per course" in excinfo.value.message
+    with lms.session() as session:
+        assert (
+            session.scalars(select(User).where(User.email_key == "new@example.com")).first() is None
+        )
+        held = session.scalars(
+            select(Role.name)
+            .join(RoleAssignment, RoleAssignment.role_id == Role.id)
+            .where(RoleAssignment.user_id == person.id)
+        ).all()
+        assert held == ["learner"]
+    # At course scope it is fine.
+    course = factory.course()
+    with lms.transaction(admin) as ctx:
+        assert roles.assign_role(ctx, person, "instructor", course) is True
+    assert _can(lms, person, "course.edit", course)
+
+
+def test_the_course_creator_role_is_given_site_wide_never_in_one_course(lms, factory):
+    admin = factory.admin()
+    person = factory.user()
+    course = factory.course()
+    with pytest.raises(Invalid, match="given site-wide") as excinfo, lms.transaction(admin) as ctx:
+        roles.assign_role(ctx, person, "course_creator", course)
+    assert excinfo.value.field == "course"
+    with lms.transaction(admin) as ctx:
+        assert roles.assign_role(ctx, person, "course_creator") is True
+    assert _can(lms, person, "course.create")
+
+
+def test_ensuring_builtin_roles_does_not_give_instructors_course_create_back(lms):
+    # An existing site: course.create is known, and the instructor role no longer holds it.
+    with lms.transaction(system=True) as ctx:
+        instructor = roles.get_role(ctx, "instructor")
+        roles.set_role_permissions(
+            ctx, instructor, roles.role_permissions(ctx, instructor) - {"course.create"}
+        )
+    with lms.transaction(system=True) as ctx:
+        roles.ensure_builtin_roles(ctx)
+        assert "course.create" not in roles.role_permissions(ctx, roles.get_role(ctx, "instructor"))
+
+
+def test_a_builtin_role_new_to_an_existing_site_gets_its_default_permissions(lms):
+    # The site knows every permission already; a built-in role it lacks (here: removed)
+    # is created with the permissions that name it as a default role.
+    with lms.transaction(system=True) as ctx:
+        ctx.session.delete(roles.get_role(ctx, "course_creator"))
+    with lms.transaction(system=True) as ctx:
+        roles.ensure_builtin_roles(ctx)
+        creator = roles.get_role(ctx, "course_creator")
+        assert creator.builtin
+        assert roles.role_permissions(ctx, creator) == {"course.create"}
 
 
 def test_revoking_a_course_role_removes_that_scope_only(lms, factory):
@@ -214,6 +309,20 @@ def test_a_role_granted_in_the_same_unit_of_work_applies_at_once(lms, factory):
         assert can(attached, "user.manage")
         roles.revoke_role(ctx, attached, "admin")
         assert not can(attached, "user.manage")
+
+
+def test_a_session_sees_roles_given_elsewhere_once_its_transaction_ends(lms, factory):
+    # A web request reads in one session and writes in another: after creating a course
+    # (which makes the creator its instructor) the page must see the new grant.
+    person = factory.user()
+    course = factory.course()
+    with lms.session() as session:
+        reader = session.get(User, person.id)
+        assert not can(reader, "course.edit", course)
+        with lms.transaction(system=True) as ctx:
+            roles.assign_role(ctx, ctx.attach(person), "instructor", course)
+        session.rollback()  # the read transaction ends, as web.db.write() does
+        assert can(reader, "course.edit", course)
 
 
 def test_assigning_and_revoking_roles_is_audited_and_recorded_as_events(lms, factory):

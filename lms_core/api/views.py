@@ -52,6 +52,7 @@ from lms_core.services import groups as group_service
 from lms_core.services import progress as progress_service
 from lms_core.services import users as user_service
 from lms_core.services.permissions import can
+from lms_core.services.permissions import courses_with
 from lms_core.web.db import db
 from lms_core.web.db import read_ctx
 from lms_core.web.db import write
@@ -554,7 +555,8 @@ def add_group_members(group_id: int) -> Response:
     response=s.CourseOut,
     paginated=True,
     description="Published courses; people with course.view_unpublished also see drafts "
-    "and (with ?status=archived) archived ones.",
+    "and (with ?status=archived) archived ones: every course's when they hold it site-wide, "
+    "their own courses' when they hold it in those courses (instructors).",
     query=(
         QueryParam("status", "draft, published or archived."),
         QueryParam("q", "Part of the code or title."),
@@ -563,17 +565,21 @@ def add_group_members(group_id: int) -> Response:
 def list_courses() -> Response:
     stmt = select(Course).order_by(Course.title, Course.id)
     status = request.args.get("status")
-    if can(_me(), "course.view_unpublished"):
-        if status is None:
-            stmt = stmt.where(Course.status != CourseStatus.ARCHIVED)
-    else:
-        stmt = stmt.where(Course.status == CourseStatus.PUBLISHED)
-    if status is not None:
-        if status not in {c.value for c in CourseStatus}:
-            raise Invalid(
-                f"status must be draft, published or archived; got {status!r}.", field="status"
-            )
+    unpublished = courses_with(_me(), "course.view_unpublished")  # None: every course
+    if unpublished is not None:
+        stmt = stmt.where(
+            or_(Course.status == CourseStatus.PUBLISHED, Course.id.in_(unpublished))
+            if unpublished
+            else Course.status == CourseStatus.PUBLISHED
+        )
+    if status is None:
+        stmt = stmt.where(Course.status != CourseStatus.ARCHIVED)
+    elif status in {c.value for c in CourseStatus}:
         stmt = stmt.where(Course.status == status)
+    else:
+        raise Invalid(
+            f"status must be draft, published or archived; got {status!r}.", field="status"
+        )
     q = (request.args.get("q") or "").strip().lower()
     if q:
         like = f"%{q}%"

@@ -2,14 +2,17 @@
 
 A user holds a permission when a role that includes it (or the ``*`` wildcard) is assigned
 to them at site scope, or at the scope of the course asked about. Deactivated users hold none.
-Grants are read with one query per user per session and cached in ``session.info``; role
-changes clear the cache.
+Grants are read with one query per user per transaction and cached in ``session.info``; role
+changes in the session clear the cache, and so does the end of its transaction (another
+session may have changed roles meanwhile: a page's read session must see the course-scope
+role its own write just gave).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import object_session
@@ -27,7 +30,15 @@ if TYPE_CHECKING:
     from lms_core.contributions import Permission
     from lms_core.hooks.caller import Hooks
 
-__all__ = ["can", "require", "explain", "invalidate", "registry", "courses_with"]
+__all__ = [
+    "can",
+    "can_anywhere",
+    "require",
+    "explain",
+    "invalidate",
+    "registry",
+    "courses_with",
+]
 
 _CACHE_KEY = "lms.grants"
 
@@ -47,6 +58,12 @@ def _grants(session: Session, user_id: int) -> Grants:
             grants.setdefault(course_id, set()).add(permission)
         cache[user_id] = grants
     return cache[user_id]
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_grants(session: Session) -> None:
+    session.info.pop(_CACHE_KEY, None)
 
 
 def invalidate(session: Session, user_id: int | None = None) -> None:
@@ -82,6 +99,21 @@ def can(user: User | None, permission: str, course: Course | int | None = None) 
         scoped = grants.get(course_id, ())
         return permission in scoped or ALL_PERMISSIONS in scoped
     return False
+
+
+def can_anywhere(user: User | None, *permissions: str) -> bool:
+    """Whether ``user`` holds one of ``permissions`` at site scope or in at least one course.
+
+    For the entrance of an area whose pages are per course, such as ``/teach/``: it lists
+    what the user may reach, and each page behind it checks its own course.
+    """
+    if user is None or not user.is_active:
+        return False
+    session = object_session(user)
+    if session is None:
+        raise RuntimeError("can_anywhere() needs a user loaded in a session")
+    wanted = {*permissions, ALL_PERMISSIONS}
+    return any(wanted & perms for perms in _grants(session, user.id).values())
 
 
 def require(ctx: Context, permission: str, course: Course | int | None = None, *, to: str) -> None:

@@ -1,4 +1,4 @@
-"""Roles: the built-in four, custom roles, and assigning them at site or course scope."""
+"""Roles: the built-in five, custom roles, and assigning them at site or course scope."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from lms_core import outbox
 from lms_core.context import Context
 from lms_core.db import utcnow
 from lms_core.default_permissions import ADMIN
+from lms_core.default_permissions import COURSE_CREATOR
 from lms_core.default_permissions import INSTRUCTOR
 from lms_core.default_permissions import LEARNER
 from lms_core.default_permissions import MANAGER
@@ -35,6 +36,9 @@ from lms_core.services.permissions import require
 
 __all__ = [
     "BUILTIN_ROLES",
+    "COURSE_ONLY_ROLES",
+    "SITE_ONLY_ROLES",
+    "check_scope",
     "ensure_builtin_roles",
     "get_role",
     "create_role",
@@ -48,9 +52,24 @@ __all__ = [
 BUILTIN_ROLES = {
     ADMIN: ("Administrator", "Everything, site-wide."),
     MANAGER: ("Manager", "Enrolls people, manages groups, follows progress."),
-    INSTRUCTOR: ("Instructor", "Builds courses and teaches them; usually assigned per course."),
+    COURSE_CREATOR: (
+        "Course creator",
+        "Creates courses, and becomes the instructor of each course they create. Given site-wide.",
+    ),
+    INSTRUCTOR: (
+        "Instructor",
+        "Edits, publishes and teaches one course: its lessons, its roster, its learners' "
+        "progress. Given per course.",
+    ),
     LEARNER: ("Learner", "Takes courses. Every new account gets it."),
 }
+
+#: Built-in roles that are only ever given in one course. At site scope they would grant
+#: their per-course permissions in every course: an instructor of one course would read every
+#: roster. Custom roles may be given at either scope (the admin pages say what that means).
+COURSE_ONLY_ROLES = frozenset({INSTRUCTOR})
+#: Built-in roles that are only ever given site-wide: in one course they would grant nothing.
+SITE_ONLY_ROLES = frozenset({COURSE_CREATOR})
 
 _ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]{1,59}$")
 
@@ -59,17 +78,20 @@ def ensure_builtin_roles(ctx: Context) -> list[Role]:
     """Create missing built-in roles and grant every declared permission's default roles.
 
     Safe to run again: it only adds. Permissions an admin removed from a built-in role are
-    not given back unless they are new (declared since the last run).
+    not given back unless they are new (declared since the last run). A built-in role created
+    by this run (new to the site) gets every permission that names it as a default role.
     """
     perms = registry(ctx.hooks)
     roles = {
         r.name: r for r in ctx.session.scalars(select(Role).where(Role.name.in_(BUILTIN_ROLES)))
     }
+    created = set()
     for name, (title, description) in BUILTIN_ROLES.items():
         if name not in roles:
             role = Role(name=name, title=title, description=description, builtin=True)
             ctx.session.add(role)
             roles[name] = role
+            created.add(name)
     ctx.session.flush()
     if ctx.session.get(RolePermission, (roles[ADMIN].id, ALL_PERMISSIONS)) is None:
         ctx.session.add(RolePermission(role_id=roles[ADMIN].id, permission=ALL_PERMISSIONS))
@@ -79,16 +101,16 @@ def ensure_builtin_roles(ctx: Context) -> list[Role]:
         for r in ctx.session.execute(select(RolePermission.role_id, RolePermission.permission))
     }
     for permission in perms.values():
-        if permission.name in known:
-            continue
+        new = permission.name not in known
         for role_name in permission.default_roles:
             holder = roles.get(role_name)
-            if holder is None or role_name == ADMIN:
+            if holder is None or role_name == ADMIN or not (new or role_name in created):
                 continue
             if (holder.id, permission.name) not in existing:
                 ctx.session.add(RolePermission(role_id=holder.id, permission=permission.name))
                 existing.add((holder.id, permission.name))
-        ctx.session.add(KnownPermission(name=permission.name))
+        if new:
+            ctx.session.add(KnownPermission(name=permission.name))
     ctx.session.flush()
     invalidate(ctx.session)
     return list(roles.values())
@@ -187,12 +209,36 @@ def _active_admin_count(ctx: Context) -> int:
     )
 
 
+def check_scope(role_name: str, course: Course | None, *, field: str = "course") -> None:
+    """Refuse a course-only role (:data:`COURSE_ONLY_ROLES`) site-wide, and a site-only one
+    (:data:`SITE_ONLY_ROLES`) in a course."""
+    if course is not None and role_name in SITE_ONLY_ROLES:
+        raise Invalid(
+            f"The {role_name} role is given site-wide only: in one course it would grant "
+            "nothing. Choose site-wide.",
+            field=field,
+        )
+    if course is None and role_name in COURSE_ONLY_ROLES:
+        raise Invalid(
+            f"The {role_name} role is given per course, so that its holders see and edit only "
+            "the courses they teach: choose the course. To let someone create courses, give "
+            f"them the {COURSE_CREATOR} role site-wide (they become the instructor of each "
+            "course they create).",
+            field=field,
+        )
+
+
 def assign_role(ctx: Context, user: User, role: Role | str, course: Course | None = None) -> bool:
-    """Give ``role`` to ``user`` at site scope or in ``course``. False if they already had it."""
+    """Give ``role`` to ``user`` at site scope or in ``course``. False if they already had it.
+
+    Course-only roles (instructor) are refused site-wide and site-only ones (course_creator)
+    in a course, see :func:`check_scope`.
+    """
     user = ctx.attach(user)
     course = ctx.attach(course) if course is not None else None
     require(ctx, "role.manage", to="assign roles")
     role = get_role(ctx, role) if isinstance(role, str) else role
+    check_scope(role.name, course)
     stmt = select(RoleAssignment).where(
         RoleAssignment.user_id == user.id, RoleAssignment.role_id == role.id
     )

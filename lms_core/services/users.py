@@ -31,6 +31,7 @@ from lms_core.models import User
 from lms_core.services import passwords
 from lms_core.services.audit import audit
 from lms_core.services.permissions import require
+from lms_core.services.roles import check_scope
 
 __all__ = [
     "normalize_email",
@@ -189,6 +190,8 @@ def create_user(
         missing = set(roles) - {r.name for r in role_rows}
         if missing:
             raise Invalid(f"Unknown role(s): {', '.join(sorted(missing))}.", field="roles")
+        for role in role_rows:
+            check_scope(role.name, None, field="roles")  # these are site-wide assignments
         ctx.session.add_all(
             RoleAssignment(user_id=user.id, role_id=r.id, assigned_by_id=ctx.actor_id)
             for r in role_rows

@@ -141,6 +141,11 @@ def _all_roles() -> list[Role]:
     return list(db().scalars(select(Role).order_by(Role.builtin.desc(), Role.name)))
 
 
+def _site_wide_roles() -> list[Role]:
+    """The roles a user form offers: all but those only ever given per course."""
+    return [r for r in _all_roles() if r.name not in role_service.COURSE_ONLY_ROLES]
+
+
 def _site_roles(user_id: int) -> set[str]:
     return set(
         db().scalars(
@@ -207,7 +212,7 @@ def _profile(form: UserForm) -> dict[str, Any]:
 @requires("user.manage")
 def user_new() -> Any:
     form = UserForm()
-    roles = _all_roles()
+    roles = _site_wide_roles()
     chosen = {"learner"}
     status = 200
     if request.method == "POST":
@@ -246,7 +251,7 @@ def user_edit(user_id: int) -> Any:
     user = db().get(User, user_id)
     if user is None:
         abort(404)
-    roles = _all_roles()
+    roles = _site_wide_roles()
     current_roles = _site_roles(user.id)
     status = 200
     if request.method == "POST":
@@ -666,6 +671,8 @@ def _roles_page(
         render_template(
             "admin/roles.html",
             roles=roles,
+            course_only=role_service.COURSE_ONLY_ROLES,
+            site_only=role_service.SITE_ONLY_ROLES,
             held=held,
             permission_groups=_permission_groups(),
             all_permissions=ALL_PERMISSIONS,

@@ -12,6 +12,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_login import current_user
+from sqlalchemy import and_
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -31,6 +32,7 @@ from lms_core.services import progress as progress_service
 from lms_core.services import users as user_service
 from lms_core.services.courses import render_lesson
 from lms_core.services.permissions import can
+from lms_core.services.permissions import courses_with
 from lms_core.web.db import db
 from lms_core.web.db import lms
 from lms_core.web.db import read_ctx
@@ -88,9 +90,15 @@ def dashboard() -> Any:
 
 
 def _visible_courses(user: Any) -> Any:
-    """Published courses, plus unpublished ones the user may see."""
-    if user is not None and can(user, "course.view_unpublished"):
+    """Published courses, plus drafts the user may see (every draft, or those of their courses)."""
+    ids = courses_with(user, "course.view_unpublished") if user is not None else set()
+    if ids is None:
         return Course.status != CourseStatus.ARCHIVED
+    if ids:
+        return or_(
+            Course.status == CourseStatus.PUBLISHED,
+            and_(Course.id.in_(ids), Course.status == CourseStatus.DRAFT),
+        )
     return Course.status == CourseStatus.PUBLISHED
 
 

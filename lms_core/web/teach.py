@@ -26,6 +26,7 @@ from wtforms import TextAreaField
 from wtforms.validators import InputRequired
 
 from lms_core.db import utcnow
+from lms_core.default_permissions import TEACHING
 from lms_core.errors import Conflict
 from lms_core.errors import Invalid
 from lms_core.errors import LMSError
@@ -204,9 +205,10 @@ def _choices(items: dict[Any, str]) -> list[SelectChoice]:
 
 
 @bp.route("/")
-@requires("course.create")
+@requires(*TEACHING, anywhere=True)  # course creators, and instructors of any course
 def index() -> Any:
     user = _user()
+    # The courses this person may edit: in each one, or every course with a site-wide grant.
     ids = courses_with(user, "course.edit")
     lesson_count = (
         select(func.count(Lesson.id)).where(Lesson.course_id == Course.id).scalar_subquery()

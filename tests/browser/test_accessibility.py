@@ -26,7 +26,7 @@ def site(lms, factory):
     factory.user(
         "teacher@example.com",
         name="Ida Instructor",
-        roles=("instructor", "learner"),
+        roles=("course_creator", "learner"),
         password=PASSWORD,
     )
     courses = [

@@ -10,13 +10,13 @@ from playwright.sync_api import expect
 PASSWORD = "correct horse battery staple"
 
 
-def test_an_instructor_creates_and_publishes_a_course_learners_then_find(
+def test_a_course_creator_creates_and_publishes_a_course_learners_then_find(
     lms, factory, live_server, new_page, sign_in
 ):
     factory.user(
         "ida@example.com",
         name="Ida Instructor",
-        roles=("instructor", "learner"),
+        roles=("course_creator", "learner"),
         password=PASSWORD,
     )
     factory.user("ada@example.com", name="Ada Lovelace", password=PASSWORD)

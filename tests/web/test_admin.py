@@ -132,7 +132,7 @@ def test_admin_creates_edits_and_deactivates_a_user(admin, client, app, lms, fac
             "location": "Lisbon",
             "job_title": "Rep",
             "manager_email": "boss@example.com",
-            "roles": ["learner", "instructor"],
+            "roles": ["learner", "course_creator"],
             "password": "bea password 123",
         },
     )
@@ -414,6 +414,68 @@ def test_roles_create_assign_in_a_course_and_revoke(admin, client, factory, lms)
         assert session.get(Role, role_id) is None
 
 
+def test_the_instructor_role_is_given_per_course_and_the_pages_say_so(admin, client, factory, lms):
+    course = factory.course("SAFE-1", title="Safety")
+    factory.user("ivy@example.com")
+    page = client.get("/admin/roles")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Course creator" in html
+    assert re.search(r"\(instructor, built in, per course only\)", html)
+    assert "Instructor (instructor, per course only)</option>" in html
+    assert "Course creator (course_creator, site-wide only)</option>" in html
+    assert "is therefore given per course only" in html
+
+    token = csrf_token(client, "/admin/roles")
+    site_wide = client.post(
+        "/admin/roles/assignments",
+        data={"csrf_token": token, "email": "ivy@example.com", "role": "instructor"},
+    )
+    assert site_wide.status_code == 400
+    html = site_wide.get_data(as_text=True)
+    assert "The instructor role is given per course" in html
+    assert "course_creator" in html
+    in_course = client.post(
+        "/admin/roles/assignments",
+        data={
+            "csrf_token": token,
+            "email": "ivy@example.com",
+            "role": "instructor",
+            "course_id": str(course.id),
+        },
+    )
+    assert in_course.status_code == 302
+    with lms.session() as session:
+        ivy = session.scalars(select(User).where(User.email_key == "ivy@example.com")).one()
+        held = set(
+            session.execute(
+                select(Role.name, RoleAssignment.course_id)
+                .join(RoleAssignment, RoleAssignment.role_id == Role.id)
+                .where(RoleAssignment.user_id == ivy.id)
+            ).all()
+        )
+        ivy_id = ivy.id
+    assert held == {("learner", None), ("instructor", course.id)}
+
+    # The user form offers only roles given site-wide.
+    form = client.get(f"/admin/users/{ivy_id}")
+    assert form.status_code == 200
+    assert 'value="course_creator"' in form.get_data(as_text=True)
+    assert 'name="roles" value="instructor"' not in form.get_data(as_text=True)
+    refused = client.post(
+        "/admin/users/new",
+        data={
+            "csrf_token": token,
+            "email": "new@example.com",
+            "name": "New",
+            "roles": ["learner", "instructor"],
+        },
+    )
+    assert refused.status_code == 400
+    assert "The instructor role is given per course" in refused.get_data(as_text=True)
+    assert _user(lms, "new@example.com") is None
+
+
 def test_the_admin_role_cannot_lose_its_wildcard(admin, client, lms):
     with lms.session() as session:
         admin_role_id = session.scalars(select(Role.id).where(Role.name == "admin")).one()
@@ -427,7 +489,7 @@ def test_the_admin_role_cannot_lose_its_wildcard(admin, client, lms):
 def test_the_audit_log_filters_by_action_prefix(admin, client, factory, lms):
     learner = factory.user("lu@example.com")
     with lms.transaction(admin) as ctx:
-        role_service.assign_role(ctx, learner, "instructor")
+        role_service.assign_role(ctx, learner, "course_creator")
     everything = client.get("/admin/audit").get_data(as_text=True)
     assert "<code>user.create</code>" in everything and "<code>role.assign</code>" in everything
     filtered = client.get("/admin/audit?action=role.").get_data(as_text=True)

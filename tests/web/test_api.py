@@ -409,6 +409,67 @@ def test_managers_enroll_others_through_the_api_and_learners_withdraw(
     is_problem(learner_api.post("/enrollments/999999/withdraw"), 404)
 
 
+def test_a_course_creator_edits_through_the_api_only_the_course_they_created(client, lms, factory):
+    creator = factory.user("cora@example.com", roles=("course_creator", "learner"))
+    api = Api(client, make_token(lms, creator))
+    other = factory.course("OTHER-1", title="Not theirs", publish=False)
+    created = api.post("/courses", json={"code": "MINE-1", "title": "Theirs"})
+    assert created.status_code == 201
+    cid = created.get_json()["id"]
+    assert api.patch(f"/courses/{cid}", json={"summary": "Mine"}).status_code == 200
+    assert api.post(f"/courses/{cid}/lessons", json={"title": "Intro"}).status_code == 201
+    assert api.get(f"/courses/{cid}/enrollments").status_code == 200
+    is_problem(api.patch(f"/courses/{other.id}", json={"summary": "Taken over"}), 403)
+    is_problem(api.get(f"/courses/{other.id}"), 404)  # another course's draft is hidden
+    # The list shows their own draft, not other people's.
+    listed = api.get("/courses")
+    assert listed.status_code == 200
+    assert [c["code"] for c in listed.get_json()["items"]] == ["MINE-1"]
+
+
+def test_an_instructor_of_one_course_is_refused_another_courses_endpoints(client, lms, factory):
+    teacher = factory.user("tia@example.com")
+    mine = factory.course("MINE-1", title="Mine", instructors=[teacher])
+    theirs = factory.course("THEIRS-1", title="Theirs")
+    hidden = factory.course("DRAFT-1", title="Their draft", publish=False)
+    my_draft = factory.course("DRAFT-2", title="My draft", publish=False, instructors=[teacher])
+    ann = factory.user("ann@example.com")
+    bob = factory.user("bob@example.com")
+    factory.enrollment(ann, mine)
+    their_enrollment = factory.enrollment(bob, theirs)
+    api = Api(client, make_token(lms, teacher))
+    with lms.Session() as session:
+        lesson_id = session.get(type(theirs), theirs.id).lessons[0].id
+
+    roster = api.get(f"/courses/{mine.id}/enrollments")
+    assert roster.status_code == 200
+    assert [e["user_email"] for e in roster.get_json()["items"]] == ["ann@example.com"]
+    for response in (
+        api.get(f"/courses/{theirs.id}/enrollments"),
+        api.patch(f"/courses/{theirs.id}", json={"title": "Taken over"}),
+        api.post(f"/courses/{theirs.id}/archive"),
+        api.post(f"/courses/{theirs.id}/lessons", json={"title": "Injected"}),
+        api.patch(f"/courses/{theirs.id}/lessons/{lesson_id}", json={"title": "Changed"}),
+        api.delete(f"/courses/{theirs.id}/lessons/{lesson_id}"),
+        api.post(f"/courses/{theirs.id}/enrollments", json={"email": "ann@example.com"}),
+        api.post(f"/enrollments/{their_enrollment.id}/withdraw"),
+        api.post("/courses", json={"code": "NEW-1", "title": "Instructing is not creating"}),
+    ):
+        is_problem(response, 403)
+    is_problem(api.get(f"/courses/{hidden.id}"), 404)
+    listed = api.get("/courses")
+    assert listed.status_code == 200
+    assert sorted(c["code"] for c in listed.get_json()["items"]) == [
+        "DRAFT-2",
+        "MINE-1",
+        "THEIRS-1",
+    ]
+    assert api.get(f"/courses/{my_draft.id}").status_code == 200
+    with lms.Session() as session:
+        course = session.get(type(theirs), theirs.id)
+        assert (course.title, course.status, len(course.lessons)) == ("Theirs", "published", 2)
+
+
 def test_lists_are_paginated(admin_api, factory):
     for i in range(5):
         factory.course(f"P-{i}", title=f"Course {i}", lessons=1)

@@ -24,6 +24,7 @@ from lms_core.testing import csrf_token
 from lms_core.web.decorators import PUBLIC
 from lms_core.web.decorators import SIGNED_IN
 from lms_core.web.decorators import access_of
+from lms_core.web.decorators import allows
 
 PASSWORD = "correct horse battery staple"
 
@@ -200,7 +201,6 @@ def test_anonymous_visitors_are_refused_everywhere(app, objects):
 
 def test_learners_are_refused_what_their_role_does_not_allow(lms, app, objects):
     from lms_core.models import User
-    from lms_core.services.permissions import can
 
     client = app.test_client()
     response = AuthActions(client).login("learner@example.com", PASSWORD)
@@ -215,7 +215,7 @@ def test_learners_are_refused_what_their_role_does_not_allow(lms, app, objects):
             view = app.view_functions[rule.endpoint]
             course_arg = getattr(view, "lms_course_arg", None)
             course = objects["ids"].get(course_arg) if course_arg in rule.arguments else None
-            if can(learner, access, course):
+            if allows(view, learner, course):
                 continue
             url = url_for_rule(rule, objects["ids"])
             bearer = objects["learner_token"] if url.startswith("/api/") else None
@@ -229,3 +229,42 @@ def test_learners_are_refused_what_their_role_does_not_allow(lms, app, objects):
                     )
     assert checked > 0
     assert not problems, "a learner got past a permission check:\n" + "\n".join(problems)
+
+
+def test_an_instructor_of_another_course_is_refused_this_courses_routes(lms, app, objects, factory):
+    """Instructing one course grants nothing in another: every per-course route of the
+    walk's course refuses an instructor of a different course (and the site-wide ones that
+    need more than instructing refuse them too)."""
+    from lms_core.models import User
+    from lms_core.services import tokens
+
+    teacher = factory.user("teacher@example.com", password=PASSWORD)
+    factory.course("AUTH-2", lessons=1, instructors=[teacher])
+    with lms.transaction(system=True) as ctx:
+        _row, secret = tokens.create_token(ctx, ctx.session.merge(teacher), "walk")
+    client = app.test_client()
+    assert AuthActions(client).login("teacher@example.com", PASSWORD).status_code == 302
+    token = csrf_token(client, "/")
+    checked, problems = 0, []
+    with lms.session() as session:
+        walker = session.get(User, teacher.id)
+        for rule, access in protected_rules(app):
+            if access == SIGNED_IN:
+                continue
+            view = app.view_functions[rule.endpoint]
+            course_arg = getattr(view, "lms_course_arg", None)
+            course = objects["ids"].get(course_arg) if course_arg in rule.arguments else None
+            if allows(view, walker, course):
+                continue
+            url = url_for_rule(rule, objects["ids"])
+            bearer = secret if url.startswith("/api/") else None
+            for method in methods_of(rule):
+                checked += 1
+                response = send(client, method, url, token, bearer)
+                if response.status_code not in (403, 404):
+                    problems.append(
+                        f"{method} {url} ({rule.endpoint}, needs {access}) -> "
+                        f"{response.status_code}"
+                    )
+    assert checked > 0
+    assert not problems, "an instructor of another course got in:\n" + "\n".join(problems)

@@ -18,6 +18,7 @@ from lms_core.models import Enrollment
 from lms_core.models import EnrollmentStatus
 from lms_core.models import Lesson
 from lms_core.models import RoleAssignment
+from lms_core.services import courses as course_service
 from lms_core.services import enrollments as enrollment_service
 from lms_core.services import groups as group_service
 from lms_core.services import progress as progress_service
@@ -30,8 +31,10 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def teacher(factory: Any, auth: Any) -> Any:
-    """A site-wide instructor, signed in."""
-    user = factory.user("teacher@example.com", roles=("instructor", "learner"), password=PASSWORD)
+    """A course creator, signed in; tests make them the instructor of the courses they teach."""
+    user = factory.user(
+        "teacher@example.com", roles=("course_creator", "learner"), password=PASSWORD
+    )
     assert auth.login("teacher@example.com", PASSWORD).status_code == 302
     return user
 
@@ -80,15 +83,12 @@ def _text(response: Any) -> str:
     return str(response.get_data(as_text=True))
 
 
-def test_instructor_creates_a_course_and_becomes_its_instructor(
-    lms: Any, factory: Any, client: Any, auth: Any
+def test_a_course_creator_creates_a_course_and_edits_only_that_one(
+    lms: Any, factory: Any, client: Any, teacher: Any
 ) -> None:
-    # An author may create courses but edits only the ones given to them.
-    with lms.transaction(system=True) as ctx:
-        role_service.create_role(ctx, "author", "Author", ["course.create"])
-    author = factory.user("author@example.com", roles=("author", "learner"), password=PASSWORD)
     other = factory.course("OTHER-1", title="Someone else's course")
-    assert auth.login("author@example.com", PASSWORD).status_code == 302
+    ann = factory.user("ann@example.com", name="Ann Other")
+    factory.enrollment(ann, other)
 
     page = client.get("/teach/")
     assert page.status_code == 200
@@ -110,7 +110,7 @@ def test_instructor_creates_a_course_and_becomes_its_instructor(
     with lms.Session() as session:
         scoped = session.scalars(
             select(RoleAssignment).where(
-                RoleAssignment.user_id == author.id, RoleAssignment.course_id == course.id
+                RoleAssignment.user_id == teacher.id, RoleAssignment.course_id == course.id
             )
         ).all()
         assert len(scoped) == 1
@@ -120,11 +120,84 @@ def test_instructor_creates_a_course_and_becomes_its_instructor(
     edit = client.get(f"/teach/courses/{course.id}")
     assert edit.status_code == 200
     assert 'value="SAFE-101"' in _text(edit)
-    listing = _text(client.get("/teach/"))
-    assert "Safety first" in listing and "draft" in listing
-    # An instructor of one course is not an instructor of another.
+    assert client.get(f"/teach/courses/{course.id}/learners").status_code == 200
+    listing = client.get("/teach/")
+    assert listing.status_code == 200
+    assert "Safety first" in _text(listing) and "draft" in _text(listing)
+    assert "Someone else" not in _text(listing)
+    # Creating courses is not teaching every course.
     assert client.get(f"/teach/courses/{other.id}").status_code == 403
-    assert client.get(f"/teach/courses/{other.id}/learners").status_code == 403
+    roster = client.get(f"/teach/courses/{other.id}/learners")
+    assert roster.status_code == 403
+    assert "ann@example.com" not in _text(roster)
+
+
+def test_an_instructor_of_one_course_is_refused_every_page_of_another(
+    lms: Any, factory: Any, client: Any, auth: Any
+) -> None:
+    teacher = factory.user("teacher@example.com", password=PASSWORD)
+    mine = factory.course("MINE-1", title="My course")
+    theirs = factory.course("THEIRS-1", title="Their course", enrollment_policy="approval")
+    with lms.transaction(system=True) as ctx:
+        role_service.assign_role(ctx, ctx.attach(teacher), "instructor", ctx.attach(mine))
+    ann = factory.user("ann@example.com", name="Ann Theirs")
+    with lms.transaction(ann) as ctx:
+        request = enrollment_service.enroll(ctx, ann, theirs)
+    assert auth.login("teacher@example.com", PASSWORD).status_code == 302
+
+    home = client.get("/")
+    assert home.status_code == 200
+    assert 'href="/teach/"' in _text(home)  # they teach, so the Teach area is in the nav
+    listing = client.get("/teach/")
+    assert listing.status_code == 200
+    assert "My course" in _text(listing) and "Their course" not in _text(listing)
+    assert "New course" not in _text(listing)  # instructing is not creating
+    assert client.get("/teach/courses/new").status_code == 403
+    assert client.get(f"/teach/courses/{mine.id}/learners").status_code == 200
+
+    base = f"/teach/courses/{theirs.id}"
+    with lms.Session() as session:
+        lesson_id = session.scalars(select(Lesson.id).where(Lesson.course_id == theirs.id)).first()
+    for url in (base, f"{base}/learners", f"{base}/lessons/{lesson_id}"):
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert "ann@example.com" not in _text(response)
+    token = csrf_token(client, f"/teach/courses/{mine.id}")
+    for url, data in (
+        (base, _course_data(client, code="THEIRS-1", title="Taken over")),
+        (f"{base}/publish", {}),
+        (f"{base}/archive", {}),
+        (f"{base}/lessons", {"lesson-kind": "page", "lesson-title": "Injected"}),
+        (f"{base}/lessons/{lesson_id}/delete", {}),
+        (f"{base}/learners/enroll", {"emails": "teacher@example.com"}),
+        (f"{base}/enrollments/{request.id}/approve", {}),
+        (f"{base}/enrollments/{request.id}/withdraw", {}),
+    ):
+        assert client.post(url, data={**data, "csrf_token": token}).status_code == 403, url
+    assert _course(lms, "THEIRS-1").title == "Their course"
+    assert _status(lms, ann, theirs) == EnrollmentStatus.PENDING
+    assert _lessons(lms, theirs.id) == [("Lesson 1", "page", True), ("Lesson 2", "page", True)]
+
+
+def test_the_catalog_shows_an_instructor_the_drafts_of_their_courses_only(
+    lms: Any, factory: Any, client: Any, auth: Any
+) -> None:
+    teacher = factory.user("teacher@example.com", password=PASSWORD)
+    factory.course("OPEN-1", title="Published for all")
+    mine = factory.course("MINE-1", title="My draft", publish=False, instructors=[teacher])
+    theirs = factory.course("THEIRS-1", title="Their draft", publish=False)
+    archived = factory.course("OLD-1", title="My archived course", instructors=[teacher])
+    with lms.transaction(system=True) as ctx:
+        course_service.archive_course(ctx, ctx.attach(archived))
+    assert auth.login("teacher@example.com", PASSWORD).status_code == 302
+
+    catalog = client.get("/courses")
+    assert catalog.status_code == 200
+    html = _text(catalog)
+    assert "Published for all" in html and "My draft" in html
+    assert "Their draft" not in html and "My archived course" not in html
+    assert client.get(f"/courses/{mine.id}").status_code == 200
+    assert client.get(f"/courses/{theirs.id}").status_code == 404
 
 
 def test_bad_and_duplicate_codes_keep_what_was_typed(
@@ -164,7 +237,7 @@ def test_bad_and_duplicate_codes_keep_what_was_typed(
 
 
 def test_edit_course_fields(lms: Any, factory: Any, client: Any, teacher: Any) -> None:
-    course = factory.course("EDIT-1", title="Old title", publish=False)
+    course = factory.course("EDIT-1", title="Old title", publish=False, instructors=[teacher])
     factory.course("TAKEN-1")
     token = csrf_token(client, f"/teach/courses/{course.id}")
     data = _course_data(client, code="EDIT-1", title="New title", enrollment_policy="approval")
@@ -183,7 +256,7 @@ def test_edit_course_fields(lms: Any, factory: Any, client: Any, teacher: Any) -
 
 
 def test_lessons_publish_and_archive(lms: Any, factory: Any, client: Any, teacher: Any) -> None:
-    course = factory.course("LES-1", lessons=0, publish=False)
+    course = factory.course("LES-1", lessons=0, publish=False, instructors=[teacher])
     url = f"/teach/courses/{course.id}"
     token = csrf_token(client, url)
 
@@ -288,7 +361,7 @@ def test_lessons_publish_and_archive(lms: Any, factory: Any, client: Any, teache
     assert _course(lms, "LES-1").status == "archived"
 
     # A lesson of another course is not reachable through this one.
-    other = factory.course("LES-2", lessons=1)
+    other = factory.course("LES-2", lessons=1, instructors=[teacher])
     with lms.Session() as session:
         foreign = session.scalars(select(Lesson.id).where(Lesson.course_id == other.id)).one()
     assert client.get(f"{url}/lessons/{foreign}").status_code == 404
@@ -297,7 +370,7 @@ def test_lessons_publish_and_archive(lms: Any, factory: Any, client: Any, teache
 def test_lesson_markdown_is_sanitized_on_the_learner_page(
     lms: Any, factory: Any, client: Any, teacher: Any
 ) -> None:
-    course = factory.course("MD-1", lessons=0, publish=False)
+    course = factory.course("MD-1", lessons=0, publish=False, instructors=[teacher])
     url = f"/teach/courses/{course.id}"
     response = client.post(
         f"{url}/lessons",
@@ -337,7 +410,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(factory: Any, client: Any) -> No
 def test_roster_shows_progress_and_overdue(
     lms: Any, factory: Any, client: Any, teacher: Any
 ) -> None:
-    course = factory.course("ROS-1", lessons=2, due_days=10)
+    course = factory.course("ROS-1", lessons=2, due_days=10, instructors=[teacher])
     ann = factory.user("ann@example.com", name="Ann Able")
     bob = factory.user("bob@example.com", name="Bob Late")
     ann_enrollment = factory.enrollment(ann, course)
@@ -368,7 +441,7 @@ def test_roster_shows_progress_and_overdue(
 def test_roster_query_count_does_not_grow_with_learners(
     lms: Any, factory: Any, client: Any, teacher: Any
 ) -> None:
-    course = factory.course("N1-1")
+    course = factory.course("N1-1", instructors=[teacher])
 
     def add_learners(count: int, start: int) -> None:
         with lms.transaction(system=True) as ctx:
@@ -412,7 +485,7 @@ def test_roster_query_count_does_not_grow_with_learners(
 def test_enroll_people_by_email_is_all_or_nothing(
     lms: Any, factory: Any, client: Any, teacher: Any
 ) -> None:
-    course = factory.course("ENR-1")
+    course = factory.course("ENR-1", instructors=[teacher])
     ann = factory.user("ann@example.com")
     bob = factory.user("bob@example.com")
     url = f"/teach/courses/{course.id}/learners"
@@ -456,7 +529,7 @@ def test_enroll_people_by_email_is_all_or_nothing(
 
 
 def test_enroll_people_respects_capacity(lms: Any, factory: Any, client: Any, teacher: Any) -> None:
-    course = factory.course("CAP-1", capacity=1)
+    course = factory.course("CAP-1", capacity=1, instructors=[teacher])
     factory.user("ann@example.com")
     factory.user("bob@example.com")
     url = f"/teach/courses/{course.id}/learners"
@@ -471,8 +544,8 @@ def test_enroll_people_respects_capacity(lms: Any, factory: Any, client: Any, te
 
 
 def test_enroll_a_group(lms: Any, factory: Any, client: Any, teacher: Any) -> None:
-    course = factory.course("GRP-1")
-    small = factory.course("GRP-2", capacity=1)
+    course = factory.course("GRP-1", instructors=[teacher])
+    small = factory.course("GRP-2", capacity=1, instructors=[teacher])
     ann = factory.user("ann@example.com")
     bob = factory.user("bob@example.com")
     with lms.transaction(system=True) as ctx:
@@ -502,7 +575,7 @@ def test_enroll_a_group(lms: Any, factory: Any, client: Any, teacher: Any) -> No
 
 
 def test_approve_and_decline_requests(lms: Any, factory: Any, client: Any, teacher: Any) -> None:
-    course = factory.course("APP-1", enrollment_policy="approval")
+    course = factory.course("APP-1", enrollment_policy="approval", instructors=[teacher])
     ann = factory.user("ann@example.com", name="Ann Asker")
     bob = factory.user("bob@example.com", name="Bob Asker")
     for user in (ann, bob):
@@ -532,7 +605,7 @@ def test_approve_and_decline_requests(lms: Any, factory: Any, client: Any, teach
     )
     assert _status(lms, bob, course) == "withdrawn"
     # An enrollment of another course is not reachable through this one.
-    other = factory.course("APP-2")
+    other = factory.course("APP-2", instructors=[teacher])
     assert (
         client.post(
             f"/teach/courses/{other.id}/enrollments/{ids[ann.id]}/withdraw",
@@ -543,7 +616,7 @@ def test_approve_and_decline_requests(lms: Any, factory: Any, client: Any, teach
 
 
 def test_roster_pages_by_fifty(lms: Any, factory: Any, client: Any, teacher: Any) -> None:
-    course = factory.course("PAGE-1")
+    course = factory.course("PAGE-1", instructors=[teacher])
     with lms.transaction(system=True) as ctx:
         target = ctx.attach(course)
         for i in range(52):
