@@ -267,6 +267,37 @@ def test_responses_carry_security_headers_and_safe_cookies(client, auth, learner
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
 
 
+def test_pages_behind_sign_in_and_pages_for_signed_in_users_are_not_stored(
+    client, auth, learner, lms
+):
+    def cache_control(path, **kw):
+        response = client.get(path, **kw)
+        assert response.status_code in (200, 302), path
+        return response.status_code, response.headers.get("Cache-Control")
+
+    assert cache_control("/auth/login")[1] is None  # public, nobody signed in
+    assert cache_control("/courses")[1] is None
+    assert cache_control("/profile") == (302, "no-store")  # behind sign-in: to the sign-in page
+    assert auth.login("lee@example.com", PASSWORD).headers["Cache-Control"] == "no-store"
+    for path in ("/", "/profile", "/courses", "/auth/password", "/profile/tokens"):
+        assert cache_control(path) == (200, "no-store"), path
+    with client.get("/static/app.css") as static:
+        assert static.status_code == 200
+        assert "no-store" not in static.headers.get("Cache-Control", "")
+    assert auth.logout().headers["Cache-Control"] == "no-store"
+
+
+def test_api_responses_to_a_token_are_not_stored(client, lms, learner):
+    from lms_core.services import tokens as token_service
+
+    with lms.transaction(learner) as ctx:
+        _row, secret = token_service.create_token(ctx, learner, "script")
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert me.status_code == 200 and me.headers["Cache-Control"] == "no-store"
+    bad = client.get("/api/v1/me", headers={"Authorization": "Bearer lms_wrong"})
+    assert bad.status_code == 401 and bad.headers["Cache-Control"] == "no-store"
+
+
 def test_cookies_are_secure_behind_https(lms_config):
     site = LMS(attrs.evolve(lms_config, base_url="https://learn.example.com"))
     try:
