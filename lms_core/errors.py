@@ -64,7 +64,8 @@ class Conflict(LMSError):
 
 
 class Rejected(LMSError):
-    """A filter hook vetoed the action; ``redirect_to`` optionally tells the UI where to go."""
+    """A filter hook vetoed the action; ``redirect_to`` optionally tells the UI where to go
+    (a path on this site: the UI follows no other target)."""
 
     code = "rejected"
 

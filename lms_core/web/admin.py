@@ -61,6 +61,7 @@ from lms_core.web.db import lms
 from lms_core.web.db import write
 from lms_core.web.decorators import requires
 from lms_core.web.forms import EmptyForm
+from lms_core.web.redirects import redirect_to
 from lms_core.web.templating import safe_url
 from lms_core.web.templating import visible
 
@@ -322,7 +323,7 @@ def _user_action(user_id: int, action: str) -> Any:
             flash(f"{user.email} was {action}d.", "success")
         else:
             flash(f"{user.email} already was {action}d.", "info")
-    return redirect(request.form.get("next") or url_for("admin.user_edit", user_id=user_id))
+    return redirect_to(request.form.get("next"), url_for("admin.user_edit", user_id=user_id))
 
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint
 from flask import abort
@@ -41,6 +40,7 @@ from lms_core.web.forms import EmptyForm
 from lms_core.web.forms import LoginForm
 from lms_core.web.forms import ResetForm
 from lms_core.web.forms import ResetRequestForm
+from lms_core.web.redirects import safe_next
 
 log = logging.getLogger(__name__)
 
@@ -60,19 +60,6 @@ def load_user(user_id: str) -> User | None:
     except (TypeError, ValueError):
         return None
     return user if user is not None and user.is_active else None
-
-
-def safe_next(target: str | None) -> str | None:
-    """``target`` if it is a path on this site, else None (no open redirects)."""
-    if not target:
-        return None
-    target = target.strip()
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    if "\\" in target or any(ord(ch) < 32 for ch in target):
-        return None
-    return target
 
 
 def _limiter() -> Any:

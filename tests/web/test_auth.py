@@ -93,6 +93,12 @@ def test_next_only_goes_to_this_site(client, auth, learner):
         "//evil.example/x",
         "/\\evil.example",
         "javascript:alert(1)",
+        " //evil.example",
+        "/\t/evil.example",
+        "/\x7f/evil.example",
+        "evil.example/path",
+        "",
+        None,
     ):
         assert safe_next(bad) is None
     assert safe_next("/courses?q=safety") == "/courses?q=safety"
