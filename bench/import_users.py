@@ -165,8 +165,7 @@ def run_raw(url: str, n: int, course_ids: dict[str, int]) -> float:
                     "updated_at": None,
                     "last_login_at": None,
                     "deactivated_at": None,
-                    "failed_logins": 0,
-                    "locked_until": None,
+                    "session_version": 1,
                 }
                 for i in range(n)
             ]

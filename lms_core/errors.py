@@ -12,6 +12,7 @@ __all__ = [
     "Invalid",
     "Conflict",
     "Rejected",
+    "TooManyAttempts",
     "ConfigError",
     "PluginError",
 ]
@@ -64,13 +65,24 @@ class Conflict(LMSError):
 
 
 class Rejected(LMSError):
-    """A filter hook vetoed the action; ``redirect_to`` optionally tells the UI where to go."""
+    """A filter hook vetoed the action; ``redirect_to`` optionally tells the UI where to go
+    (a path on this site: the UI follows no other target)."""
 
     code = "rejected"
 
     def __init__(self, message: str, redirect_to: str | None = None) -> None:
         super().__init__(message)
         self.redirect_to = redirect_to
+
+
+class TooManyAttempts(LMSError):
+    """Too many attempts (failed sign-ins, reset requests) for now; ``retry_after`` seconds."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after: int = 0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ConfigError(LMSError):

@@ -860,8 +860,7 @@ class _Writer:
                     "updated_at": None,
                     "last_login_at": None,
                     "deactivated_at": None,
-                    "failed_logins": 0,
-                    "locked_until": None,
+                    "session_version": 1,
                 }
             )
         self._many(_table(User), user_rows)

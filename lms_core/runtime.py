@@ -28,6 +28,8 @@ from lms_core.hooks.caller import Hooks
 from lms_core.plugins import is_core_plugin
 from lms_core.plugins import load_plugins
 from lms_core.plugins import make_plugin_manager
+from lms_core.ratelimit import Limiter
+from lms_core.ratelimit import make_limiter
 
 if TYPE_CHECKING:
     from lms_core.models import User
@@ -58,6 +60,8 @@ class LMS:
             pool_size=self.config.database.pool_size,
         )
         self.Session = make_sessionmaker(self.engine)
+        #: Attempt counters every process of the site shares (the database, or Redis).
+        self.limiter: Limiter = make_limiter(self.engine, self.config.redis_url)
         self.pm: pluggy.PluginManager = make_plugin_manager()
         self.plugins = load_plugins(
             self.pm,

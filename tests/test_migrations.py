@@ -244,7 +244,6 @@ def _old_site(site, *, instructor=frozenset(OLD_INSTRUCTOR), custom_course_creat
                 timezone="UTC",
                 locale="en",
                 created_at=T0,
-                failed_logins=0,
             )
         for cid, code, creator in (
             (1, "A", 2),

@@ -447,12 +447,14 @@ def test_a_plugin_whose_migration_fails_is_quarantined_and_the_rest_start(lms_fa
 
 
 def test_a_login_filter_can_refuse_a_sign_in(lms_factory, factory):
+    from lms_core.services.sessions import start_session
     from lms_core.services.users import authenticate
 
     site = lms_factory(["sample_plugins.doorman"])
     factory.user("temp@example.com", password="a long password", department="Contractors")
     with pytest.raises(Rejected) as info, site.transaction(system=True) as ctx:
-        authenticate(ctx, "temp@example.com", "a long password")
+        user = authenticate(ctx, "temp@example.com", "a long password")
+        start_session(ctx, user, method="password")
     assert info.value.redirect_to == "/partners"
 
 

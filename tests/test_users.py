@@ -7,16 +7,21 @@ import datetime as dt
 import pytest
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import update
 
 from lms_core.db import utcnow
 from lms_core.errors import Conflict
 from lms_core.errors import Forbidden
 from lms_core.errors import Invalid
+from lms_core.errors import TooManyAttempts
 from lms_core.models import AuditEntry
 from lms_core.models import Enrollment
 from lms_core.models import EnrollmentStatus
+from lms_core.models import OutboxEvent
+from lms_core.models import RateLimitCounter
 from lms_core.models import User
 from lms_core.services import roles
+from lms_core.services import sessions
 from lms_core.services import users
 
 PASSWORD = "correct horse battery"
@@ -29,9 +34,21 @@ def _reload(lms, user: User) -> User:
         return fresh
 
 
-def _sign_in(lms, email: str, password: str, **kwargs) -> User:
-    with lms.transaction(address="198.51.100.7") as ctx:
-        return users.authenticate(ctx, email, password, **kwargs)
+ADDRESS = "198.51.100.7"
+
+
+def _sign_in(lms, email: str, password: str) -> User:
+    """A password sign-in as the web does it: check the password, then start the session."""
+    with lms.transaction(address=ADDRESS) as ctx:
+        user = users.authenticate(ctx, email, password)
+        sessions.start_session(ctx, user, method="password")
+        return user
+
+
+def _fail(lms, email: str, times: int) -> None:
+    for _ in range(times):
+        with pytest.raises(Invalid, match="email or password is not correct"):
+            _sign_in(lms, email, "wrong password")
 
 
 # --- identity -------------------------------------------------------------------------------
@@ -123,42 +140,72 @@ def test_unknown_email_and_wrong_password_get_the_same_message(lms, factory):
 
 
 def test_failed_sign_ins_are_counted_even_though_the_sign_in_raises(lms, factory):
-    user = factory.user("count@example.com", password=PASSWORD)
-    for _ in range(2):
-        with pytest.raises(Invalid):
-            _sign_in(lms, "count@example.com", "wrong password")
-    assert _reload(lms, user).failed_logins == 2
+    factory.user("count@example.com", password=PASSWORD)
+    _fail(lms, "count@example.com", 2)
+    assert lms.limiter.count(f"login:addr:{ADDRESS}") == 2
     with lms.session() as session:
         failed = session.scalars(select(AuditEntry).where(AuditEntry.action == "auth.failed")).all()
     assert len(failed) == 2
-    assert {entry.address for entry in failed} == {"198.51.100.7"}
+    assert {entry.address for entry in failed} == {ADDRESS}
 
 
 def test_too_many_failed_sign_ins_lock_the_account_even_for_the_right_password(lms, factory):
-    user = factory.user("lock@example.com", password=PASSWORD)
-    for _ in range(3):
-        with pytest.raises(Invalid):
-            _sign_in(lms, "lock@example.com", "wrong password", max_failed=3)
-    locked = _reload(lms, user)
-    assert locked.locked_until is not None and locked.locked_until > utcnow()
-    with pytest.raises(Forbidden, match="Too many failed sign-in attempts"):
-        _sign_in(lms, "lock@example.com", PASSWORD, max_failed=3)
+    factory.user("lock@example.com", password=PASSWORD)
+    _fail(lms, "lock@example.com", lms.config.auth.max_failed_logins)
+    with pytest.raises(TooManyAttempts, match="Too many failed sign-in attempts") as refused:
+        _sign_in(lms, "lock@example.com", PASSWORD)
+    assert 0 < refused.value.retry_after <= lms.config.auth.lockout_minutes * 60
+    with lms.session() as session:
+        assert session.scalars(select(AuditEntry).where(AuditEntry.action == "auth.lockout")).one()
+
+
+def test_an_unknown_email_locks_after_as_many_failures_as_a_real_one(lms, factory):
+    _fail(lms, "nobody@example.com", lms.config.auth.max_failed_logins)
+    with pytest.raises(TooManyAttempts, match="Too many failed sign-in attempts"):
+        _sign_in(lms, "NOBODY@example.com", PASSWORD)
 
 
 def test_a_successful_sign_in_resets_the_failure_count(lms, factory):
     user = factory.user("reset@example.com", password=PASSWORD)
-    with pytest.raises(Invalid):
-        _sign_in(lms, "reset@example.com", "wrong password")
+    almost = lms.config.auth.max_failed_logins - 1
+    _fail(lms, "reset@example.com", almost)
     _sign_in(lms, "reset@example.com", PASSWORD)
-    assert _reload(lms, user).failed_logins == 0
+    _fail(lms, "reset@example.com", almost)
+    assert _sign_in(lms, "reset@example.com", PASSWORD).id == user.id
 
 
 def test_a_lock_expires(lms, factory):
     user = factory.user("expire@example.com", password=PASSWORD)
-    with lms.transaction(system=True) as ctx:
-        ctx.attach(user).locked_until = utcnow() - dt.timedelta(minutes=1)
-        ctx.attach(user).failed_logins = 5
+    _fail(lms, "expire@example.com", lms.config.auth.max_failed_logins)
+    with pytest.raises(TooManyAttempts):
+        _sign_in(lms, "expire@example.com", PASSWORD)
+    with lms.engine.begin() as conn:  # the lock-out's window ends
+        conn.execute(
+            update(RateLimitCounter).values(window_ends=utcnow() - dt.timedelta(seconds=1))
+        )
     assert _sign_in(lms, "expire@example.com", PASSWORD).id == user.id
+
+
+def test_a_new_password_unlocks_the_account(lms, factory):
+    user = factory.user("unlock@example.com", password=PASSWORD)
+    _fail(lms, "unlock@example.com", lms.config.auth.max_failed_logins)
+    with lms.transaction(system=True) as ctx:
+        users.set_password(ctx, user, "a fresh passphrase")
+    assert _sign_in(lms, "unlock@example.com", "a fresh passphrase").id == user.id
+
+
+def test_every_sign_in_starts_its_session_in_one_place_that_names_the_method(lms, factory):
+    """Password, single sign-on or a second factor: each ends in start_session."""
+    user = factory.user("sso@example.com")
+    with lms.transaction(address=ADDRESS) as ctx:
+        token = sessions.start_session(ctx, user, method="sso:example")
+    with lms.session() as session:
+        assert sessions.user_for_session(session, token).id == user.id
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "auth.login")).one()
+        assert entry.details == {"method": "sso:example"} and entry.address == ADDRESS
+        event = session.scalars(select(OutboxEvent).order_by(OutboxEvent.id.desc())).first()
+        assert event.payload["method"] == "sso:example"
+    assert _reload(lms, user).last_login_at is not None
 
 
 # --- deactivation ---------------------------------------------------------------------------

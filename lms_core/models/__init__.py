@@ -22,11 +22,13 @@ from lms_core.models.outbox import DeliveryStatus
 from lms_core.models.outbox import OutboxEvent
 from lms_core.models.plugin_state import PluginState
 from lms_core.models.plugin_state import PluginStateVersion
+from lms_core.models.ratelimits import RateLimitCounter
 from lms_core.models.roles import ALL_PERMISSIONS
 from lms_core.models.roles import KnownPermission
 from lms_core.models.roles import Role
 from lms_core.models.roles import RoleAssignment
 from lms_core.models.roles import RolePermission
+from lms_core.models.sessions import EndedSession
 from lms_core.models.tokens import ApiToken
 from lms_core.models.users import PROFILE_ATTRIBUTES
 from lms_core.models.users import User
@@ -40,6 +42,7 @@ __all__ = [
     "CourseTag",
     "Delivery",
     "DeliveryStatus",
+    "EndedSession",
     "Enrollment",
     "EnrollmentPolicy",
     "EnrollmentSource",
@@ -56,6 +59,7 @@ __all__ = [
     "PROFILE_ATTRIBUTES",
     "PluginState",
     "PluginStateVersion",
+    "RateLimitCounter",
     "Role",
     "RoleAssignment",
     "RolePermission",

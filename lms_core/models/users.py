@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey
 from sqlalchemy import String
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -43,8 +45,13 @@ class User(Base):
     updated_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     deactivated_at: Mapped[dt.datetime | None] = mapped_column(default=None)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # Every signed-in session names the version it started under; bumping it ends them all
+    # (lms_core.services.sessions).
+    session_version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
+
+    if TYPE_CHECKING:
+        #: The session this instance was loaded for, set by the web layer (not a column).
+        session_token: str | None
 
     # Flask-Login's user protocol (the web layer relies on it; harmless elsewhere).
     @property
@@ -56,7 +63,12 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """Flask-Login's id, kept in its cookies: the session token, so that the cookies name
+        one session of this user, which can end without the user changing."""
+        token = self.__dict__.get("session_token")
+        if token is None:
+            raise RuntimeError("start a session first (lms_core.services.sessions.start_session)")
+        return str(token)
 
     @property
     def display_name(self) -> str:

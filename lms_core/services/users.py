@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import hashlib
 import re
+from collections.abc import Mapping
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -15,13 +16,12 @@ from lms_core.db import utcnow
 from lms_core.default_permissions import ADMIN
 from lms_core.default_permissions import LEARNER
 from lms_core.errors import Conflict
-from lms_core.errors import Forbidden
 from lms_core.errors import Invalid
 from lms_core.errors import NotFound
+from lms_core.errors import TooManyAttempts
 from lms_core.events import Person
 from lms_core.events import UserCreated
 from lms_core.events import UserDeactivated
-from lms_core.events import UserLoggedIn
 from lms_core.events import UserReactivated
 from lms_core.events import UserUpdated
 from lms_core.models import PROFILE_ATTRIBUTES
@@ -32,6 +32,7 @@ from lms_core.services import passwords
 from lms_core.services.audit import audit
 from lms_core.services.permissions import require
 from lms_core.services.roles import check_scope
+from lms_core.services.sessions import bump_session_version
 
 __all__ = [
     "normalize_email",
@@ -45,7 +46,14 @@ __all__ = [
     "reactivate_user",
     "authenticate",
     "PROFILE_FIELDS",
+    "ADDRESS_LIMIT",
+    "ADDRESS_WINDOW",
 ]
+
+#: Failed sign-ins allowed from one address per window, whatever the accounts (browsers that
+#: signed in to the account before are not counted: see ``authenticate``).
+ADDRESS_LIMIT = 20
+ADDRESS_WINDOW = 15 * 60
 
 # Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is the mail
 # server's business; this catches typos and pasted junk.
@@ -276,9 +284,10 @@ def set_password(
         require(ctx, "user.manage", to="set other people's passwords")
     passwords.check_password_policy(new_password, min_length=min_length, email=user.email)
     user.password_hash = passwords.hash_password(new_password)
-    user.failed_logins = 0
-    user.locked_until = None
     user.updated_at = utcnow()
+    # Every session ends; the web layer renews the one that changed its own password.
+    bump_session_version(ctx, user)
+    _clear_sign_in_failures(ctx, user)
     audit(ctx, "user.password_change" if is_self else "user.password_set", user)
 
 
@@ -294,6 +303,7 @@ def deactivate_user(ctx: Context, user: User, reason: str = "") -> bool:
         raise Conflict("This is the last active administrator; make someone else an admin first.")
     user.is_active = False
     user.deactivated_at = utcnow()
+    bump_session_version(ctx, user)  # for good: reactivating does not revive them
     from lms_core.services.permissions import invalidate
 
     invalidate(ctx.session, user.id)
@@ -331,8 +341,7 @@ def reactivate_user(ctx: Context, user: User) -> bool:
         return False
     user.is_active = True
     user.deactivated_at = None
-    user.failed_logins = 0
-    user.locked_until = None
+    _clear_sign_in_failures(ctx, user)
     ctx.session.flush()
     from lms_core.services.groups import sync_user_rule_groups
 
@@ -344,48 +353,97 @@ def reactivate_user(ctx: Context, user: User) -> bool:
     return True
 
 
+def _account_key(email: object) -> str:
+    # Hashed: the counters need no readable addresses (nor the database or Redis to hold them).
+    text = email.strip().lower() if isinstance(email, str) else ""
+    return "login:acct:" + hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:40]
+
+
+def _clear_sign_in_failures(ctx: Context, user: User) -> None:
+    """A new password or a reactivation unlocks the account, as an admin would expect."""
+    if ctx.lms is not None:
+        ctx.lms.limiter.reset(_account_key(user.email), session=ctx.session)
+
+
+def _minutes(seconds: int) -> int:
+    return max(1, -(-seconds // 60))
+
+
 def authenticate(
     ctx: Context,
     email: str,
     password: str,
     *,
-    max_failed: int = 5,
-    lockout_minutes: int = 15,
+    devices: Mapping[int, str] | None = None,
 ) -> User:
-    """Check a password sign-in and record it. Raises Invalid/Forbidden/Rejected with a message.
+    """Check a password sign-in: the user when the password is right (start their session with
+    :func:`lms_core.services.sessions.start_session` in the same unit of work).
 
-    After ``max_failed`` wrong passwords in a row the account is locked for
-    ``lockout_minutes``. The same message is given for an unknown email and a wrong password.
+    Raises :class:`Invalid` with the same message for an unknown email and a wrong password,
+    and :class:`TooManyAttempts` once there were too many failures. Failures are counted in
+    the site's shared limiter, for the client's address (``ADDRESS_LIMIT`` per
+    ``ADDRESS_WINDOW`` seconds) and for the account (``auth.max_failed_logins`` per
+    ``auth.lockout_minutes``). Accounts that do not exist are counted and locked alike, and a
+    refusal for a locked account takes as long as checking a password, so that neither the
+    answer nor its timing tells which accounts exist.
+
+    ``devices`` maps user ids to the device cookies the browser holds (OWASP's "device
+    cookies", which the web layer signs and hands to a browser after it signed in): a browser
+    that has signed in to the account before is not refused for its address's or the account's
+    failures (so neither a neighbour behind the same NAT address nor an attacker guessing the
+    account locks its owner out). Its own failures are counted against its device cookie, and
+    after ``max_failed_logins`` of them the cookie no longer vouches for it.
     """
+    if ctx.lms is None:
+        raise RuntimeError("authenticate needs a unit of work with the runtime (lms.transaction)")
+    limiter = ctx.lms.limiter
+    policy = ctx.lms.config.auth
+    window = policy.lockout_minutes * 60
     wrong = Invalid("The email or password is not correct.")
+    password = password if isinstance(password, str) else ""
     user = find_user(ctx, email) if isinstance(email, str) and email.strip() else None
-    now = utcnow()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now) / dt.timedelta(minutes=1)) + 1)
-        raise Forbidden(f"Too many failed sign-in attempts. Try again in {minutes} minute(s).")
-    if not passwords.verify_password(user.password_hash if user else None, password or ""):
+    account_key = _account_key(email)
+    address_key = f"login:addr:{ctx.address}" if ctx.address else None
+    device_key = None
+    if user is not None and devices and user.id in devices:
+        candidate = f"login:device:{devices[user.id]}"
+        if limiter.count(candidate, session=ctx.session) < policy.max_failed_logins:
+            device_key = candidate
+    if device_key is None:
+        if address_key and limiter.count(address_key, session=ctx.session) >= ADDRESS_LIMIT:
+            minutes = _minutes(limiter.seconds_left(address_key, session=ctx.session))
+            raise TooManyAttempts(
+                f"Too many sign-in attempts from your network. Try again in {minutes} minute(s).",
+                retry_after=minutes * 60,
+            )
+        if limiter.count(account_key, session=ctx.session) >= policy.max_failed_logins:
+            passwords.verify_password(None, password)  # as long as a real check takes
+            ctx.commit_on_error = True
+            if address_key:  # counted after the check: a counter's row stays locked till commit
+                limiter.hit(address_key, ADDRESS_WINDOW, session=ctx.session)
+            minutes = _minutes(limiter.seconds_left(account_key, session=ctx.session))
+            raise TooManyAttempts(
+                f"Too many failed sign-in attempts. Try again in {minutes} minute(s).",
+                retry_after=minutes * 60,
+            )
+    if not passwords.verify_password(user.password_hash if user else None, password):
         ctx.commit_on_error = True
+        if device_key is not None and user is not None:
+            limiter.hit(device_key, window, session=ctx.session)
+            audit(ctx, "auth.failed", user, known_device=True)
+            raise wrong
+        if address_key:
+            limiter.hit(address_key, ADDRESS_WINDOW, session=ctx.session)
+        failures = limiter.hit(account_key, window, session=ctx.session)
         if user is not None:
-            user.failed_logins += 1
-            if user.failed_logins >= max_failed:
-                user.locked_until = now + dt.timedelta(minutes=lockout_minutes)
-                audit(ctx, "auth.lockout", user, failed_logins=user.failed_logins)
+            if failures >= policy.max_failed_logins:
+                audit(ctx, "auth.lockout", user, failed_logins=failures)
             else:
                 audit(ctx, "auth.failed", user)
         raise wrong
     assert user is not None and user.password_hash is not None
-    if not user.is_active:
-        ctx.commit_on_error = True
-        audit(ctx, "auth.refused_inactive", user)
-        raise Forbidden("This account is deactivated. Ask an administrator to reactivate it.")
-    ctx.hooks.before_login(user=user, method="password", address=ctx.address)
+    if device_key is None:
+        limiter.reset(account_key, session=ctx.session)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    audit(ctx, "auth.login", user)
-    outbox.record(
-        ctx, UserLoggedIn(user_id=user.id, logged_in_at=now, method="password", person=person(user))
-    )
     return user

@@ -25,6 +25,7 @@ from flask_wtf.csrf import CSRFProtect
 from lms_core.config import Config
 from lms_core.config import load_config
 from lms_core.runtime import LMS
+from lms_core.services.sessions import SESSION_LIFETIME
 from lms_core.web import db as web_db
 from lms_core.web.decorators import access_of
 
@@ -98,6 +99,7 @@ def create_app(
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=secure,
         REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_DURATION=SESSION_LIFETIME,
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=secure,
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead of a clock
@@ -113,9 +115,8 @@ def create_app(
     from lms_core.web import security
     from lms_core.web import templating
     from lms_core.web.auth import bp as auth_bp
-    from lms_core.web.ratelimit import make_limiter
 
-    app.extensions["lms_limiter"] = make_limiter(cfg.redis_url)
+    app.extensions["lms_limiter"] = lms.limiter
     security.init_app(app)
     errors.init_app(app)
     templating.init_app(app)

@@ -52,6 +52,7 @@ from lms_core.models import User
 from lms_core.services import groups as group_service
 from lms_core.services import plugins as plugin_service
 from lms_core.services import roles as role_service
+from lms_core.services import sessions as session_service
 from lms_core.services import users as user_service
 from lms_core.services.audit import audit_query
 from lms_core.services.permissions import registry
@@ -61,6 +62,7 @@ from lms_core.web.db import lms
 from lms_core.web.db import write
 from lms_core.web.decorators import requires
 from lms_core.web.forms import EmptyForm
+from lms_core.web.redirects import redirect_to
 from lms_core.web.templating import safe_url
 from lms_core.web.templating import visible
 
@@ -327,7 +329,7 @@ def _user_action(user_id: int, action: str) -> Any:
             flash(f"{user.email} was {action}d.", "success")
         else:
             flash(f"{user.email} already was {action}d.", "info")
-    return redirect(request.form.get("next") or url_for("admin.user_edit", user_id=user_id))
+    return redirect_to(request.form.get("next"), url_for("admin.user_edit", user_id=user_id))
 
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
@@ -340,6 +342,23 @@ def user_deactivate(user_id: int) -> Any:
 @requires("user.manage")
 def user_reactivate(user_id: int) -> Any:
     return _user_action(user_id, "reactivate")
+
+
+@bp.route("/users/<int:user_id>/end-sessions", methods=["POST"])
+@requires("user.manage")
+def user_end_sessions(user_id: int) -> Any:
+    _check_csrf()
+    user = db().get(User, user_id)
+    if user is None:
+        abort(404)
+    try:
+        with write() as ctx:
+            session_service.end_all_sessions(ctx, ctx.attach(user))
+    except LMSError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"All of {user.email}'s sessions were ended: they must sign in again.", "success")
+    return redirect(url_for("admin.user_edit", user_id=user_id))
 
 
 @bp.route("/users/import", methods=["GET", "POST"])

@@ -1,11 +1,17 @@
-"""Sign in, sign out, change password, and password reset by an emailed one-time link."""
+"""Sign in, sign out (here or everywhere), change password, and password reset by an emailed
+one-time link.
+
+Flask-Login's user id, which it keeps in the session cookie and the remember cookie, is a
+session token (:mod:`lms_core.services.sessions`): each request loads the user through it, so
+a session that was signed out, or whose user's session version moved, signs nobody in.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint
 from flask import abort
@@ -20,14 +26,21 @@ from flask_login import login_user
 from flask_login import logout_user
 from itsdangerous import BadSignature
 from itsdangerous import SignatureExpired
+from itsdangerous import URLSafeSerializer
 from itsdangerous import URLSafeTimedSerializer
+from werkzeug.wrappers import Response
 
 from lms_core.errors import Forbidden
 from lms_core.errors import Invalid
 from lms_core.errors import Rejected
-from lms_core.mail import send_mail
+from lms_core.errors import TooManyAttempts
+from lms_core.mail import send_mail_later
 from lms_core.models import User
+from lms_core.services import sessions as session_service
 from lms_core.services import users as user_service
+from lms_core.services.audit import audit
+from lms_core.services.users import ADDRESS_LIMIT
+from lms_core.services.users import ADDRESS_WINDOW
 from lms_core.web import login_manager
 from lms_core.web.db import client_address
 from lms_core.web.db import db
@@ -41,42 +54,87 @@ from lms_core.web.forms import EmptyForm
 from lms_core.web.forms import LoginForm
 from lms_core.web.forms import ResetForm
 from lms_core.web.forms import ResetRequestForm
+from lms_core.web.redirects import safe_next
+
+__all__ = ["bp", "safe_next", "make_reset_token", "ADDRESS_LIMIT", "DEVICE_COOKIE"]
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
-#: Sign-in attempts allowed from one address per window, whatever the accounts.
-ADDRESS_LIMIT = 20
-ADDRESS_WINDOW = 15 * 60
 RESET_MAX_AGE = 60 * 60
+#: The device cookie: signed (user id, device id) pairs for the accounts this browser signed
+#: in to (see ``user_service.authenticate``). Sent to the sign-in pages only.
+DEVICE_COOKIE = "lms_device"
+DEVICE_COOKIE_PATH = "/auth"
+DEVICE_ACCOUNTS = 5
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    """The signed-in user for this request; None for unknown or deactivated accounts."""
+def load_user(token: str) -> User | None:
+    """The signed-in user for this request; None when the session has ended."""
+    user = session_service.user_for_session(db(), token)
+    if user is not None:
+        user.session_token = token
+    return user
+
+
+def _sign_in(user: User, token: str, *, remember: bool) -> None:
+    """Give this browser the session ``token`` (and a remember cookie holding it)."""
+    fresh = db().get(User, user.id)
+    assert fresh is not None
+    fresh.session_token = token
+    login_user(fresh, remember=remember)
+
+
+def _remembered() -> bool:
+    return current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+
+
+# -- device cookies ---------------------------------------------------------------------------
+
+
+def _device_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="lms-device-cookie")
+
+
+def _devices() -> dict[int, str]:
+    """The accounts this browser has signed in to before: user id -> device id."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return {}
     try:
-        user = db().get(User, int(user_id))
-    except (TypeError, ValueError):
-        return None
-    return user if user is not None and user.is_active else None
+        pairs = _device_serializer().loads(raw)
+    except BadSignature:
+        return {}
+    if not isinstance(pairs, list):
+        return {}
+    return {
+        pair[0]: pair[1]
+        for pair in pairs[:DEVICE_ACCOUNTS]
+        if isinstance(pair, list)
+        and len(pair) == 2
+        and isinstance(pair[0], int)
+        and isinstance(pair[1], str)
+    }
 
 
-def safe_next(target: str | None) -> str | None:
-    """``target`` if it is a path on this site, else None (no open redirects)."""
-    if not target:
-        return None
-    target = target.strip()
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    if "\\" in target or any(ord(ch) < 32 for ch in target):
-        return None
-    return target
+def _give_device_cookie(response: Response, user_id: int, known: dict[int, str]) -> None:
+    """After a successful sign-in: a new device id for this account, first in the list."""
+    pairs = [[user_id, secrets.token_urlsafe(16)]]
+    pairs += [[uid, device] for uid, device in known.items() if uid != user_id]
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _device_serializer().dumps(pairs[:DEVICE_ACCOUNTS]),
+        max_age=int(session_service.SESSION_LIFETIME.total_seconds()),
+        path=DEVICE_COOKIE_PATH,
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        httponly=True,
+        samesite="Lax",
+    )
 
 
-def _limiter() -> Any:
-    return current_app.extensions["lms_limiter"]
+# -- signing in and out -----------------------------------------------------------------------
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -88,30 +146,29 @@ def login() -> Any:
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
-        address_key = f"login:addr:{client_address()}"
-        if _limiter().count(address_key) >= ADDRESS_LIMIT:
-            flash("Too many sign-in attempts from your network. Try again in 15 minutes.", "error")
-            return render_template("auth/login.html", form=form), 429
-        auth = lms().config.auth
+        devices = _devices()
         try:
             with write() as ctx:
                 user = user_service.authenticate(
-                    ctx,
-                    form.email.data or "",
-                    form.password.data or "",
-                    max_failed=auth.max_failed_logins,
-                    lockout_minutes=auth.lockout_minutes,
+                    ctx, form.email.data or "", form.password.data or "", devices=devices
                 )
+                token = session_service.start_session(ctx, user, method="password")
+        except TooManyAttempts as exc:
+            flash(exc.message, "error")
+            headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
+            return render_template("auth/login.html", form=form), 429, headers
         except Rejected as exc:
             flash(exc.message, "error")
-            if exc.redirect_to and safe_next(exc.redirect_to):
-                return redirect(exc.redirect_to)
+            target = safe_next(exc.redirect_to)
+            if target:
+                return redirect(target)
         except (Invalid, Forbidden) as exc:
-            _limiter().hit(address_key, ADDRESS_WINDOW)
             flash(exc.message, "error")
         else:
-            login_user(db().get(User, user.id), remember=bool(form.remember.data))
-            return redirect(safe_next(form.next.data) or url_for("learner.dashboard"))
+            _sign_in(user, token, remember=bool(form.remember.data))
+            response = redirect(safe_next(form.next.data) or url_for("learner.dashboard"))
+            _give_device_cookie(response, user.id, devices)
+            return response
     return render_template("auth/login.html", form=form)
 
 
@@ -120,8 +177,22 @@ def login() -> Any:
 def logout() -> Any:
     form = EmptyForm()
     if form.validate_on_submit():
+        with write() as ctx:
+            session_service.end_session(ctx, current_user.get_id())
         logout_user()
         flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/logout-everywhere", methods=["POST"])
+@requires(SIGNED_IN)
+def logout_everywhere() -> Any:
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    with write() as ctx:
+        session_service.end_all_sessions(ctx, ctx.actor)  # type: ignore[arg-type]
+    logout_user()
+    flash("You are signed out everywhere: on every browser and device.", "info")
     return redirect(url_for("auth.login"))
 
 
@@ -139,13 +210,19 @@ def change_password() -> Any:
                     current_password=form.current_password.data,
                     min_length=lms().config.auth.password_min_length,
                 )
+                token = session_service.renew_session(ctx, ctx.actor)  # type: ignore[arg-type]
         except Invalid as exc:
             field = getattr(form, exc.field or "", None) or form.new_password
             field.errors = [*field.errors, exc.message]
         else:
-            flash("Your password was changed.", "success")
+            # Every other session has ended; this one goes on under the new version.
+            _sign_in(current_user, token, remember=_remembered())
+            flash("Your password was changed. You were signed out everywhere else.", "success")
             return redirect(url_for("learner.dashboard"))
     return render_template("auth/password.html", form=form)
+
+
+# -- password reset ---------------------------------------------------------------------------
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -166,36 +243,35 @@ def make_reset_token(user: User) -> str:
 def reset_request() -> Any:
     form = ResetRequestForm()
     if form.validate_on_submit():
-        if _limiter().hit(f"reset:addr:{client_address()}", ADDRESS_WINDOW) > ADDRESS_LIMIT:
+        if lms().limiter.hit(f"reset:addr:{client_address()}", ADDRESS_WINDOW) > ADDRESS_LIMIT:
             abort(429)
         email = (form.email.data or "").strip()
+        mail = None
         with write() as ctx:
             user = user_service.find_user(ctx, email)
             if user is not None and user.is_active:
                 link = lms().config.base_url.rstrip("/") + url_for(
                     "auth.reset", token=make_reset_token(user)
                 )
-                try:
-                    send_mail(
-                        lms().config.mail,
-                        user.email,
-                        f"Reset your {lms().config.site_name} password",
-                        f"Hello {user.display_name},\n\nTo choose a new password, open this link within an hour:\n\n{link}\n\n"
-                        "If you did not ask for this, ignore this message; your password stays as it is.\n",
-                    )
-                except OSError:
-                    log.exception("could not send a password-reset mail")
-                    flash("The mail could not be sent right now. Please try again later.", "error")
-                    return render_template("auth/reset_request.html", form=form), 503
-                from lms_core.services.audit import audit
-
+                mail = (
+                    user.email,
+                    f"Reset your {lms().config.site_name} password",
+                    f"Hello {user.display_name},\n\nTo choose a new password, open this link within an hour:\n\n{link}\n\n"
+                    "If you did not ask for this, ignore this message; your password stays as it is.\n",
+                )
                 audit(ctx, "auth.reset_requested", user)
-        # The same answer whether or not the account exists: no account discovery here.
+        # The same answer whether or not the account exists, and whether or not mail works.
         flash(
             "If an account exists for that address, we have sent it a link to reset the password.",
             "info",
         )
-        return redirect(url_for("auth.login"))
+        response = redirect(url_for("auth.login"))
+        if mail is not None:
+            # In the background, once the answer is on its way: it neither waits for the
+            # mail server nor takes longer (or says more) than the answer about no account.
+            config, (to, subject, body) = lms().config.mail, mail
+            response.call_on_close(lambda: send_mail_later(config, to, subject, body))
+        return response
     return render_template("auth/reset_request.html", form=form)
 
 

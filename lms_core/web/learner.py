@@ -41,6 +41,7 @@ from lms_core.web.decorators import SIGNED_IN
 from lms_core.web.decorators import public
 from lms_core.web.decorators import requires
 from lms_core.web.forms import EmptyForm
+from lms_core.web.redirects import safe_next
 from lms_core.web.templating import visible
 
 bp = Blueprint("learner", __name__)
@@ -241,8 +242,9 @@ def enroll(course_id: int) -> Any:
             status = enrollment.status
     except Rejected as exc:
         flash(exc.message, "error")
-        if exc.redirect_to:
-            return redirect(exc.redirect_to)
+        target = safe_next(exc.redirect_to)
+        if target:
+            return redirect(target)
     except LMSError as exc:
         flash(exc.message, "error")
     else:

@@ -195,6 +195,30 @@ def test_an_admin_cannot_deactivate_themselves(admin, client, lms):
     assert _user(lms, "ada@example.com").is_active is True
 
 
+def test_deactivate_and_reactivate_follow_next_only_within_the_site(admin, client, factory, lms):
+    bea = factory.user("bea@example.com")
+    token = csrf_token(client, "/admin/users")
+    edit_page = f"/admin/users/{bea.id}"
+    for action, target in (
+        ("deactivate", "https://evil.example/phish"),
+        ("reactivate", "//evil.example/phish"),
+        ("deactivate", "/\\evil.example"),
+    ):
+        response = client.post(
+            f"/admin/users/{bea.id}/{action}", data={"csrf_token": token, "next": target}
+        )
+        assert response.status_code == 302
+        assert response.headers["Location"] == edit_page, (action, target)
+    assert _user(lms, "bea@example.com").is_active is False
+    response = client.post(
+        f"/admin/users/{bea.id}/reactivate",
+        data={"csrf_token": token, "next": "/admin/users?q=bea"},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/users?q=bea"
+    assert _user(lms, "bea@example.com").is_active is True
+
+
 CSV = (
     "email,name,department\n"
     "good1@example.com,Good One,Sales\n"

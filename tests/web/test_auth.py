@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
+import logging
 import os
 import re
 import socket
+import statistics
+import threading
+import time
 import uuid
 
 import attrs
@@ -14,6 +19,7 @@ import pytest
 from flask import Blueprint
 
 from lms_core.config import MailConfig
+from lms_core.mail import drain as drain_mail
 from lms_core.runtime import LMS
 from lms_core.testing import csrf_token
 from lms_core.web import create_app
@@ -64,7 +70,7 @@ def test_too_many_attempts_from_one_address_are_refused(client, auth, app, learn
     not os.environ.get("LMS_TEST_REDIS_URL"), reason="set LMS_TEST_REDIS_URL to test Redis"
 )
 def test_the_redis_limiter_is_shared_by_every_worker():
-    from lms_core.web.ratelimit import RedisLimiter
+    from lms_core.ratelimit import RedisLimiter
 
     key = f"test:{uuid.uuid4()}"
     one, two = (
@@ -74,6 +80,7 @@ def test_the_redis_limiter_is_shared_by_every_worker():
     assert one.hit(key, 60) == 1
     assert two.hit(key, 60) == 2
     assert one.count(key) == 2
+    assert 0 < one.seconds_left(key) <= 60
     two.reset(key)
     assert one.count(key) == 0
 
@@ -93,6 +100,12 @@ def test_next_only_goes_to_this_site(client, auth, learner):
         "//evil.example/x",
         "/\\evil.example",
         "javascript:alert(1)",
+        " //evil.example",
+        "/\t/evil.example",
+        "/\x7f/evil.example",
+        "evil.example/path",
+        "",
+        None,
     ):
         assert safe_next(bad) is None
     assert safe_next("/courses?q=safety") == "/courses?q=safety"
@@ -168,8 +181,12 @@ def smtp_server():
     class Inbox:
         def __init__(self) -> None:
             self.messages: list[tuple[list[str], str]] = []
+            #: Cleared by a test to make the server hold each message (a slow mail server).
+            self.accepting = threading.Event()
+            self.accepting.set()
 
         async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+            await asyncio.get_running_loop().run_in_executor(None, self.accepting.wait, 10)
             message = email.message_from_bytes(envelope.content, policy=email.policy.default)
             self.messages.append((list(envelope.rcpt_tos), message.get_content()))
             return "250 OK"
@@ -205,6 +222,8 @@ def test_a_password_can_be_reset_through_a_mailed_one_time_link(mail_client, lea
     token = csrf_token(client, "/auth/reset")
     response = client.post("/auth/reset", data={"email": "lee@example.com", "csrf_token": token})
     assert response.status_code == 302
+    response.close()  # as a WSGI server does once the answer is sent: then the mail goes
+    assert drain_mail()
     assert len(inbox.messages) == 1
     recipients, body = inbox.messages[0]
     assert recipients == ["lee@example.com"]
@@ -245,8 +264,91 @@ def test_asking_to_reset_an_unknown_address_sends_nothing_and_says_the_same(mail
         data={"email": "nobody@example.com", "csrf_token": token},
         follow_redirects=True,
     )
+    assert page.status_code == 200
     assert "If an account exists for that address" in page.get_data(as_text=True)
+    assert drain_mail()
     assert inbox.messages == []
+
+
+def _ask_for_a_reset(client, address):
+    """Ask, and close the answer as a WSGI server does once it is sent (the mail goes then)."""
+    token = csrf_token(client, "/auth/reset")
+    with client.post("/auth/reset", data={"email": address, "csrf_token": token}) as response:
+        return response
+
+
+def _flashes(client) -> list[str]:
+    page = client.get("/auth/login")
+    assert page.status_code == 200
+    return re.findall(r'<p class="flash[^"]*"[^>]*>([^<]*)</p>', page.get_data(as_text=True))
+
+
+def _median_seconds(send, n=5) -> float:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        send()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def test_reset_mail_is_sent_in_the_background_not_inside_the_request(mail_client, learner):
+    client, inbox = mail_client
+    inbox.accepting.clear()  # the mail server is slow to take the message
+    try:
+        response = _ask_for_a_reset(client, "lee@example.com")
+        assert response.status_code == 302
+        assert inbox.messages == []  # answered (and closed) before the mail was delivered
+    finally:
+        inbox.accepting.set()
+    assert drain_mail()
+    assert [recipients for recipients, _ in inbox.messages] == [["lee@example.com"]]
+
+
+def test_a_reset_request_answers_alike_for_real_and_unknown_accounts(mail_client, learner):
+    client, inbox = mail_client
+    real = _ask_for_a_reset(client, "lee@example.com")
+    real_flashes = _flashes(client)
+    unknown = _ask_for_a_reset(client, "nobody@example.com")
+    assert real.status_code == unknown.status_code == 302
+    assert real.headers["Location"] == unknown.headers["Location"]
+    assert real_flashes == _flashes(client) != []
+    real_time = _median_seconds(lambda: _ask_for_a_reset(client, "lee@example.com"))
+    unknown_time = _median_seconds(lambda: _ask_for_a_reset(client, "nobody@example.com"))
+    assert 0.5 < real_time / unknown_time < 2, (real_time, unknown_time)
+    assert drain_mail()
+    assert len(inbox.messages) == 6
+
+
+@pytest.fixture
+def mail_down_client(lms_config):
+    """A site whose mail server is down (nothing listens on its port)."""
+    site = LMS(attrs.evolve(lms_config, mail=MailConfig(host="127.0.0.1", port=_free_port())))
+    app = create_app(lms=site)
+    app.config["TESTING"] = True
+    try:
+        yield app.test_client()
+    finally:
+        site.dispose()
+
+
+def test_a_reset_request_answers_alike_when_mail_is_down_and_logs_no_link(
+    mail_down_client, learner, caplog
+):
+    client = mail_down_client
+    with caplog.at_level(logging.INFO):
+        real = _ask_for_a_reset(client, "lee@example.com")
+        real_flashes = _flashes(client)
+        unknown = _ask_for_a_reset(client, "nobody@example.com")
+        assert drain_mail()
+    assert real.status_code == unknown.status_code == 302
+    assert real.headers["Location"] == unknown.headers["Location"]
+    assert real_flashes == _flashes(client) != []
+    failures = [
+        r for r in caplog.records if r.name == "lms_core.mail" and r.levelno >= logging.ERROR
+    ]
+    assert len(failures) == 1 and "lee@example.com" in failures[0].getMessage()
+    assert "/auth/reset/" not in caplog.text
 
 
 def test_a_forged_reset_link_is_refused(client):
@@ -265,6 +367,37 @@ def test_responses_carry_security_headers_and_safe_cookies(client, auth, learner
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     cookie = auth.login("lee@example.com", PASSWORD).headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+
+
+def test_pages_behind_sign_in_and_pages_for_signed_in_users_are_not_stored(
+    client, auth, learner, lms
+):
+    def cache_control(path, **kw):
+        response = client.get(path, **kw)
+        assert response.status_code in (200, 302), path
+        return response.status_code, response.headers.get("Cache-Control")
+
+    assert cache_control("/auth/login")[1] is None  # public, nobody signed in
+    assert cache_control("/courses")[1] is None
+    assert cache_control("/profile") == (302, "no-store")  # behind sign-in: to the sign-in page
+    assert auth.login("lee@example.com", PASSWORD).headers["Cache-Control"] == "no-store"
+    for path in ("/", "/profile", "/courses", "/auth/password", "/profile/tokens"):
+        assert cache_control(path) == (200, "no-store"), path
+    with client.get("/static/app.css") as static:
+        assert static.status_code == 200
+        assert "no-store" not in static.headers.get("Cache-Control", "")
+    assert auth.logout().headers["Cache-Control"] == "no-store"
+
+
+def test_api_responses_to_a_token_are_not_stored(client, lms, learner):
+    from lms_core.services import tokens as token_service
+
+    with lms.transaction(learner) as ctx:
+        _row, secret = token_service.create_token(ctx, learner, "script")
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert me.status_code == 200 and me.headers["Cache-Control"] == "no-store"
+    bad = client.get("/api/v1/me", headers={"Authorization": "Bearer lms_wrong"})
+    assert bad.status_code == 401 and bad.headers["Cache-Control"] == "no-store"
 
 
 def test_cookies_are_secure_behind_https(lms_config):

@@ -1,7 +1,7 @@
 """course creator role; the instructor role is given per course
 
 Revision ID: core_0004
-Revises: core_0002
+Revises: core_0003
 Create Date: 2026-12-02 10:00:00.000000
 
 Until now the built-in instructor role held ``course.create`` and was given site-wide so that
@@ -41,7 +41,7 @@ from alembic import op
 import lms_core.db
 
 revision = 'core_0004'
-down_revision = 'core_0002'
+down_revision = 'core_0003'
 branch_labels = None
 depends_on = None
 
