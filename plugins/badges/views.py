@@ -427,17 +427,22 @@ def _render_admin_index(
 ) -> Any:
     ctx = read_ctx()
     rules = list(db().scalars(select(PointRule).order_by(PointRule.name, PointRule.id)))
+    # ``.all()``: a Result has keys(), so dict(result) would take it for a mapping.
     counts = dict(
-        db().execute(
+        db()
+        .execute(
             select(Award.badge_id, func.count())
             .where(Award.revoked_at.is_(None))
             .group_by(Award.badge_id)
         )
+        .all()
     )
     classes = list(db().scalars(_badges_query().order_by(BadgeClass.name)))
     course_ids = {b.course_id for b in classes if b.course_id is not None}
     codes = (
-        dict(db().execute(select(Course.id, Course.code).where(Course.id.in_(course_ids))))
+        dict(
+            db().execute(select(Course.id, Course.code).where(Course.id.in_(course_ids))).all()
+        )
         if course_ids
         else {}
     )

@@ -30,6 +30,7 @@ from lms_core.web import create_app
 from plugins.badges import services
 from plugins.badges.models import Award
 from plugins.badges.models import BadgeClass
+from plugins.badges.models import Level
 from plugins.badges.models import PointRule
 
 PASSWORD = "correct horse battery"
@@ -171,8 +172,9 @@ def test_admin_creates_a_point_rule_and_an_unknown_field_is_named(
             {"field": "course_category", "op": "eq", "value": "Safety"},
             {"field": "lesson_id", "op": "gt", "value": 3},
         ]
-    index = _text(client.get("/badges/admin"))
-    assert "Safety lessons" in index
+    index = client.get("/badges/admin")
+    assert index.status_code == 200
+    assert "Safety lessons" in _text(index)
 
     # An unknown event type is refused too, naming it.
     data.update(event_type="nope.v1", name="Other")
@@ -238,6 +240,58 @@ def test_admin_creates_a_badge_with_criteria_and_an_image(
     # The edit form shows the criteria as codes again.
     edit = _text(client.get(f"/badges/admin/classes/{badge_id}"))
     assert "SAFE-1, SAFE-2" in edit and 'value="100"' in edit
+
+
+def test_admin_index_lists_rules_badges_holders_and_levels(
+    site: LMS, make: Factory, client: FlaskClient, auth: AuthActions
+) -> None:
+    course = make.course("FIRE-1")
+    learner = make.user()
+    _point_rule(site, points=7)
+    warden = _badge(site, "Fire warden", course_id=course.id)
+    _badge(site, "Site hero")
+    with site.transaction(system=True) as ctx:
+        services.create_level(ctx, "Bronze", 50)
+        services.award_badge(ctx, ctx.attach(warden), ctx.attach(learner))
+    _admin(make, auth)
+
+    page = client.get("/badges/admin")
+    assert page.status_code == 200
+    html = _text(page)
+    assert "Lesson done" in html and "Bronze" in html and "from 50 points" in html
+    # The badge tied to a course shows the course's code and how many hold it.
+    row = html[html.index("Fire warden") :]
+    row = row[: row.index("</tr>")]
+    assert "FIRE-1" in row and "<td>1</td>" in row
+    hero = html[html.index("Site hero") :]
+    hero = hero[: hero.index("</tr>")]
+    assert "site-wide" in hero and "<td>0</td>" in hero
+
+
+def test_a_refused_level_is_shown_on_the_admin_page_as_typed(
+    site: LMS, make: Factory, client: FlaskClient, auth: AuthActions
+) -> None:
+    course = make.course("FIRE-1")
+    _badge(site, "Fire warden", course_id=course.id)
+    with site.transaction(system=True) as ctx:
+        services.create_level(ctx, "Bronze", 50)
+    _admin(make, auth)
+    token = csrf_token(client, "/badges/admin")
+
+    taken = client.post(
+        "/badges/admin/levels", data={"csrf_token": token, "level_name": "Gold", "threshold": "50"}
+    )
+    assert taken.status_code == 400
+    html = _text(taken)
+    assert "Another level starts at 50 points." in html
+    assert 'value="Gold"' in html and "Fire warden" in html  # the page, with what was typed
+
+    added = client.post(
+        "/badges/admin/levels", data={"csrf_token": token, "level_name": "Gold", "threshold": "90"}
+    )
+    assert added.status_code == 302
+    with site.session() as session:
+        assert sorted(level.threshold for level in session.scalars(select(Level))) == [50, 90]
 
 
 def test_admin_pages_need_badges_manage(
