@@ -87,7 +87,16 @@ def _svg(data: bytes, *, download_name: str | None = None) -> Response:
     return response
 
 
+def _key_or_404(text: str) -> str:
+    """A slug or uid from the URL, when it can name anything: short, and without NUL (which
+    PostgreSQL refuses in any string parameter)."""
+    if len(text) > 200 or "\x00" in text:
+        abort(404)
+    return text
+
+
 def _badge_or_404(session: Session, slug: str) -> BadgeClass:
+    slug = _key_or_404(slug)
     badge = session.scalars(select(BadgeClass).where(BadgeClass.slug == slug)).first()
     if badge is None:
         abort(404)
@@ -95,6 +104,7 @@ def _badge_or_404(session: Session, slug: str) -> BadgeClass:
 
 
 def _award_or_404(session: Session, uid: str) -> tuple[Award, BadgeClass, User]:
+    uid = _key_or_404(uid)
     row = session.execute(
         select(Award, BadgeClass, User)
         .join(BadgeClass, BadgeClass.id == Award.badge_id)

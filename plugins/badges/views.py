@@ -16,6 +16,7 @@ HTTP 400, and the write transaction is rolled back.
 from __future__ import annotations
 
 from typing import Any
+from typing import TypeVar
 
 from flask import Blueprint
 from flask import abort
@@ -54,6 +55,7 @@ from plugins.badges.models import Award
 from plugins.badges.models import BadgeClass
 from plugins.badges.models import Level
 from plugins.badges.models import PointRule
+from plugins.badges.rules import MAX_INT
 
 __all__ = ["bp", "course_panel_html", "dashboard_widget_html"]
 
@@ -69,6 +71,8 @@ BADGE_IMAGE = "badges_public.badge_image"
 WIDGET_BADGES = 3
 AWARDS_SHOWN = 200
 ACTIVE_STATUSES = (EnrollmentStatus.ACTIVE.value, EnrollmentStatus.COMPLETED.value)
+
+T = TypeVar("T")
 
 
 def _user() -> Any:
@@ -98,6 +102,27 @@ def _field_of(exc: LMSError) -> str:
     for sep in (".", "["):
         name = name.split(sep, 1)[0]
     return name
+
+
+def _row(model: type[T], row_id: int) -> T | None:
+    """``db().get(model, row_id)``, or None for an id no row can have (a URL may carry any
+    number of digits; SQLite cannot even compare a number beyond 64 bits)."""
+    if not 1 <= row_id <= MAX_INT:
+        return None
+    return db().get(model, row_id)
+
+
+def _row_or_404(model: type[T], row_id: int) -> T:
+    found = _row(model, row_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _lookup_key(text: str) -> str | None:
+    """``text`` when it can name a code or slug: not over-long, no NUL (PostgreSQL refuses
+    NUL in any string parameter). None means "names nothing"."""
+    return text if len(text) <= 200 and "\x00" not in text else None
 
 
 def _badges_query() -> Any:
@@ -277,10 +302,7 @@ def leaderboard() -> Any:
 
 
 def _course_or_404(course_id: int) -> Course:
-    course = db().get(Course, course_id)
-    if course is None:
-        abort(404)
-    return course
+    return _row_or_404(Course, course_id)
 
 
 def _awardable(course: Course) -> list[BadgeClass]:
@@ -400,7 +422,7 @@ def award(course_id: int) -> Any:
 def revoke(course_id: int, award_id: int) -> Any:
     course = _course_or_404(course_id)
     _check_csrf()
-    found = db().get(Award, award_id)
+    found = _row(Award, award_id)
     shown = {a.id for a, _b, _u in _course_awards(course, _awardable(course))}
     if found is None or found.id not in shown:
         abort(404)
@@ -440,9 +462,7 @@ def _render_admin_index(
     classes = list(db().scalars(_badges_query().order_by(BadgeClass.name)))
     course_ids = {b.course_id for b in classes if b.course_id is not None}
     codes = (
-        dict(
-            db().execute(select(Course.id, Course.code).where(Course.id.in_(course_ids))).all()
-        )
+        dict(db().execute(select(Course.id, Course.code).where(Course.id.in_(course_ids))).all())
         if course_ids
         else {}
     )
@@ -497,9 +517,7 @@ def level_new() -> Any:
 @requires("badges.manage")
 def level_delete(level_id: int) -> Any:
     _check_csrf()
-    level = db().get(Level, level_id)
-    if level is None:
-        abort(404)
+    level = _row_or_404(Level, level_id)
     try:
         with write() as ctx:
             services.delete_level(ctx, ctx.attach(level))
@@ -618,10 +636,7 @@ def rule_new() -> Any:
 
 
 def _rule_or_404(rule_id: int) -> PointRule:
-    rule = db().get(PointRule, rule_id)
-    if rule is None:
-        abort(404)
-    return rule
+    return _row_or_404(PointRule, rule_id)
 
 
 @bp.route("/admin/rules/<int:rule_id>", methods=["GET", "POST"])
@@ -652,12 +667,18 @@ def rule_delete(rule_id: int) -> Any:
 
 
 def _course_id_of(code: str) -> int | None:
-    found: int | None = db().scalar(select(Course.id).where(Course.code_key == code.upper()))
+    key = _lookup_key(code)
+    if key is None:
+        return None
+    found: int | None = db().scalar(select(Course.id).where(Course.code_key == key.upper()))
     return found
 
 
 def _badge_id_of(slug: str) -> int | None:
-    found: int | None = db().scalar(select(BadgeClass.id).where(BadgeClass.slug == slug.lower()))
+    key = _lookup_key(slug)
+    if key is None:
+        return None
+    found: int | None = db().scalar(select(BadgeClass.id).where(BadgeClass.slug == key.lower()))
     return found
 
 
@@ -784,9 +805,7 @@ def badge_new() -> Any:
 @bp.route("/admin/classes/<int:badge_id>", methods=["GET", "POST"])
 @requires("badges.manage")
 def badge_edit(badge_id: int) -> Any:
-    badge = db().get(BadgeClass, badge_id)
-    if badge is None:
-        abort(404)
+    badge = _row_or_404(BadgeClass, badge_id)
     if request.method == "POST":
         return _save_badge(badge)
     return _render_badge_form(badge, _badge_values(badge), {})
