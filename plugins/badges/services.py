@@ -68,6 +68,7 @@ from plugins.badges.models import LedgerEntry
 from plugins.badges.models import Level
 from plugins.badges.models import LevelReached
 from plugins.badges.models import PointRule
+from plugins.badges.models import SubjectId
 from plugins.badges.rules import BadgeProgress
 from plugins.badges.rules import GroupProgress
 
@@ -1276,7 +1277,8 @@ def export_user_data(ctx: Context, user_id: int) -> dict[str, Any] | None:
     ).all()
     events = list(s.scalars(select(EventRecord).where(EventRecord.user_id == user_id)))
     opted_out = is_opted_out(ctx, user_id)
-    if not (ledger or awards or reached or events or opted_out):
+    subject = s.get(SubjectId, user_id)
+    if not (ledger or awards or reached or events or opted_out or subject):
         return None
     return {
         "points": sum(e.points for e in ledger),
@@ -1306,13 +1308,15 @@ def export_user_data(ctx: Context, user_id: int) -> dict[str, Any] | None:
         "levels": [{"level": n, "reached_at": _iso(at)} for n, at in reached],
         "events": [{"event": e.event_name, "at": _iso(e.created_at)} for e in events],
         "leaderboard_opt_out": opted_out,
+        # The pseudonymous id in their Open Badges 3.0 credentials (credentialSubject.id).
+        "credential_subject_id": uuid.UUID(subject.uuid).urn if subject is not None else None,
     }
 
 
 def erase_user_data(ctx: Context, user_id: int) -> None:
     """Delete every badges row about a user (the privacy erasure)."""
     s = ctx.session
-    for model in (LedgerEntry, Award, LevelReached, LeaderboardOptOut, EventRecord):
+    for model in (LedgerEntry, Award, LevelReached, LeaderboardOptOut, EventRecord, SubjectId):
         s.execute(delete(model).where(model.user_id == user_id))
     s.execute(
         Award.__table__.update()  # type: ignore[attr-defined]

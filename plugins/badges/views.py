@@ -44,12 +44,14 @@ from lms_core.models import User
 from lms_core.services.permissions import can
 from lms_core.services.permissions import courses_with
 from lms_core.web.db import db
+from lms_core.web.db import lms
 from lms_core.web.db import read_ctx
 from lms_core.web.db import write
 from lms_core.web.decorators import SIGNED_IN
 from lms_core.web.decorators import requires
 from lms_core.web.forms import EmptyForm
 from plugins.badges import forms
+from plugins.badges import openbadges as ob
 from plugins.badges import services
 from plugins.badges.models import Award
 from plugins.badges.models import BadgeClass
@@ -65,6 +67,7 @@ bp = Blueprint("badges", __name__, url_prefix="/badges", template_folder="templa
 PUBLIC_PAGE = "badges_public.page"
 BAKED_DOWNLOAD = "badges_public.baked"
 CREDENTIAL_DOWNLOAD = "badges_public.credential"
+CREDENTIAL_PNG_DOWNLOAD = "badges_public.credential_png"
 BADGE_IMAGE = "badges_public.badge_image"
 
 #: Latest badges on the dashboard widget; awards listed on a course's award page.
@@ -134,6 +137,7 @@ def _share_links(award: Award) -> dict[str, str | None]:
         "page": _url(PUBLIC_PAGE, uid=award.uid, _external=True),
         "baked": _url(BAKED_DOWNLOAD, uid=award.uid),
         "credential": _url(CREDENTIAL_DOWNLOAD, uid=award.uid),
+        "credential_png": _url(CREDENTIAL_PNG_DOWNLOAD, uid=award.uid),
     }
 
 
@@ -278,19 +282,20 @@ def leaderboard() -> Any:
     scope, _, raw_id = chosen.partition(":")
     rows: list[Any] = []
     message = None
+    recent_days = None
     try:
+        recent_days = ctx.settings("badges").recent_days
         rows = services.leaderboard(
             ctx, scope=scope, scope_id=int(raw_id) if raw_id else None, period=period
         )
-    except LMSError as exc:
+    except LMSError as exc:  # also settings saved before their limits were checked
         message = exc.message
-    settings = ctx.settings("badges")
     return render_template(
         "badges/leaderboard.html",
         choices=choices,
         chosen=chosen,
         period=period,
-        recent_days=settings.recent_days,
+        recent_days=recent_days,
         rows=rows,
         message=message,
         opted_out=services.is_opted_out(ctx, user.id),
@@ -444,6 +449,22 @@ def revoke(course_id: int, award_id: int) -> Any:
 # -- admin: overview and levels -------------------------------------------------------------
 
 
+def _issuer_warning() -> str | None:
+    """What the admin should know about the Open Badges issuer's contact address, if any."""
+    site = lms()
+    try:
+        if ob.issuer_contact(site) is not None:
+            return None
+    except LMSError as exc:
+        return exc.message
+    return (
+        "Open Badges need the issuer's email address, and this site has none: set "
+        "issuer_email in the badges plugin's settings, or configure a mail sender "
+        "(mail.sender). Until then the issuer profile shows "
+        f"{ob.issuer_email(site)}, which nobody reads."
+    )
+
+
 def _render_admin_index(
     *, errors: dict[str, str] | None = None, values: dict[str, str] | None = None, status: int = 200
 ) -> Any:
@@ -470,6 +491,7 @@ def _render_admin_index(
     return (
         render_template(
             "badges/admin/index.html",
+            issuer_warning=_issuer_warning(),
             rules=rules,
             event_types=services.event_types(ctx),
             ops=forms.OPS,

@@ -27,6 +27,7 @@ from lms_core.web import create_app
 from plugins.badges import services
 from plugins.badges.models import Award
 from plugins.badges.models import BadgeClass
+from plugins.badges.models import LeaderboardOptOut
 from plugins.badges.models import Level
 from plugins.badges.models import PointRule
 
@@ -72,16 +73,16 @@ class Site:
             self.site_badge_id = hero.id
             self.award_id, self.uid = award.id, award.uid
             self.revoked_uid = gone.uid
-        app = create_app(lms=site)
-        app.config.update(TESTING=True)
-        self.client: FlaskClient = app.test_client()
-        self.auth = AuthActions(self.client)
+        self.app = create_app(lms=site)
+        self.app.config.update(TESTING=True)
+        self.client: FlaskClient = self.app.test_client()
 
     def sign_in(self, who: str) -> None:
-        if who == "anonymous":
-            return
-        user = getattr(self, who)
-        assert self.auth.login(user.email, PASSWORD).status_code == 302
+        """Use a fresh client (no cookies), signed in as ``who`` unless "anonymous"."""
+        self.client = self.app.test_client()
+        if who != "anonymous":
+            user = getattr(self, who)
+            assert AuthActions(self.client).login(user.email, PASSWORD).status_code == 302
 
     def token(self, path: str = "/badges/") -> str:
         return csrf_token(self.client, path)
@@ -93,6 +94,11 @@ class Site:
                 model.__name__: session.scalar(select(func.count()).select_from(model)) or 0
                 for model in (PointRule, BadgeClass, Award, Level)
             }
+
+
+def _short(form: dict[str, str]) -> dict[str, str]:
+    """A form for a subtest's label (megabyte values cut short)."""
+    return {key: value if len(value) <= 40 else value[:20] + "…" for key, value in form.items()}
 
 
 def shows(response: Any, message: str) -> bool:
@@ -140,6 +146,7 @@ def _pages(world: Site) -> list[tuple[str, dict[str, int]]]:
         (f"/badges/public/assertions/{uid}", everyone),
         (f"/badges/public/assertions/{uid}/baked", everyone),
         (f"/badges/public/assertions/{uid}/page", everyone),
+        (f"/badges/public/assertions/{world.revoked_uid}", dict.fromkeys(ROLES, 410)),
         (f"/badges/public/assertions/{world.revoked_uid}/baked", dict.fromkeys(ROLES, 410)),
         (f"/badges/public/assertions/{world.revoked_uid}/page", everyone),
         ("/badges/public/revocations", everyone),
@@ -148,18 +155,23 @@ def _pages(world: Site) -> list[tuple[str, dict[str, int]]]:
             f"/badges/public/assertions/{uid}/credential.jwt",
             {"learner": 200, "outsider": 403, "instructor": 200, "admin": 200},
         ),
+        (
+            f"/badges/public/assertions/{uid}/credential.png",
+            {"learner": 200, "outsider": 403, "instructor": 200, "admin": 200},
+        ),
     ]
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_every_badges_page_answers_each_role_as_it_should(world: Site, role: str) -> None:
-    world.sign_in(role)
-    for url, expected in _pages(world):
-        response = world.client.get(url)
-        want = expected.get(role, 302)
-        assert response.status_code == want, (role, url, response.status_code)
-        if want == 302:
-            assert "/auth/login" in response.headers["Location"], url
+def test_every_badges_page_answers_each_role_as_it_should(world: Site, subtests: Any) -> None:
+    for role in ROLES:
+        with subtests.test(role=role):
+            world.sign_in(role)
+            for url, expected in _pages(world):
+                response = world.client.get(url)
+                want = expected.get(role, 302)
+                assert response.status_code == want, (role, url, response.status_code)
+                if want == 302:
+                    assert "/auth/login" in response.headers["Location"], url
 
 
 # -- ids that name nothing ---------------------------------------------------------------------
@@ -237,16 +249,16 @@ LEVEL_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("form", "message"), LEVEL_CASES)
-def test_a_bad_level_is_refused_with_a_message(
-    world: Site, form: dict[str, str], message: str
-) -> None:
+def test_a_bad_level_is_refused_with_a_message(world: Site, subtests: Any) -> None:
     world.sign_in("admin")
+    token = world.token()
     before = world.counts()
-    response = world.client.post("/badges/admin/levels", data={"csrf_token": world.token(), **form})
-    assert response.status_code == 400
-    assert shows(response, message)
-    assert world.counts() == before
+    for form, message in LEVEL_CASES:
+        with subtests.test(form=_short(form)):
+            response = world.client.post("/badges/admin/levels", data={"csrf_token": token, **form})
+            assert response.status_code == 400
+            assert shows(response, message)
+            assert world.counts() == before
 
 
 def test_invalid_utf8_in_a_form_is_kept_percent_encoded(world: Site) -> None:
@@ -289,20 +301,20 @@ RULE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("change", "message"), RULE_CASES)
-def test_a_bad_point_rule_is_refused_with_a_message(
-    world: Site, change: dict[str, str], message: str
-) -> None:
+def test_a_bad_point_rule_is_refused_with_a_message(world: Site, subtests: Any) -> None:
     world.sign_in("admin")
+    token = world.token()
     before = world.counts()
-    for url in ("/badges/admin/rules/new", f"/badges/admin/rules/{world.rule_id}"):
-        response = world.client.post(url, data={"csrf_token": world.token(), **RULE, **change})
-        assert response.status_code == 400, url
-        assert shows(response, message), url
-    assert world.counts() == before
-    with world.site.session() as session:
-        rule = session.get(PointRule, world.rule_id)
-        assert rule is not None and (rule.name, rule.points) == ("Lesson done", 5)
+    for change, message in RULE_CASES:
+        with subtests.test(change=_short(change)):
+            for url in ("/badges/admin/rules/new", f"/badges/admin/rules/{world.rule_id}"):
+                response = world.client.post(url, data={"csrf_token": token, **RULE, **change})
+                assert response.status_code == 400, url
+                assert shows(response, message), url
+            assert world.counts() == before
+            with world.site.session() as session:
+                rule = session.get(PointRule, world.rule_id)
+                assert rule is not None and (rule.name, rule.points) == ("Lesson done", 5)
 
 
 def test_a_good_point_rule_is_saved_and_edited(world: Site) -> None:
@@ -383,23 +395,23 @@ BADGE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("change", "message"), BADGE_CASES)
-def test_a_bad_badge_is_refused_with_a_message(
-    world: Site, change: dict[str, str], message: str
-) -> None:
+def test_a_bad_badge_is_refused_with_a_message(world: Site, subtests: Any) -> None:
     world.sign_in("admin")
+    token = world.token()
     before = world.counts()
-    for url in ("/badges/admin/classes/new", f"/badges/admin/classes/{world.badge_id}"):
-        response = world.client.post(url, data={"csrf_token": world.token(), **BADGE, **change})
-        assert response.status_code == 400, url
-        html = response.get_data(as_text=True)
-        assert shows(response, message), url
-        if len(change.get("name", "")) < 200:
-            assert f'value="{change.get("name", BADGE["name"])}"' in html, url  # kept as typed
-    assert world.counts() == before
-    with world.site.session() as session:
-        badge = session.get(BadgeClass, world.badge_id)
-        assert badge is not None and badge.name == "Fire warden" and badge.criteria == []
+    for change, message in BADGE_CASES:
+        with subtests.test(change=_short(change)):
+            for url in ("/badges/admin/classes/new", f"/badges/admin/classes/{world.badge_id}"):
+                response = world.client.post(url, data={"csrf_token": token, **BADGE, **change})
+                assert response.status_code == 400, url
+                html = response.get_data(as_text=True)
+                assert shows(response, message), url
+                if len(change.get("name", "")) < 200:  # kept as typed
+                    assert f'value="{change.get("name", BADGE["name"])}"' in html, url
+            assert world.counts() == before
+            with world.site.session() as session:
+                badge = session.get(BadgeClass, world.badge_id)
+                assert badge is not None and badge.name == "Fire warden" and badge.criteria == []
 
 
 def test_a_badge_image_that_is_no_image_is_refused(world: Site) -> None:
@@ -446,27 +458,24 @@ def test_a_long_but_allowed_badge_is_saved(world: Site) -> None:
 # -- awarding and revoking ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("form", "field_message"),
-    [
-        ({"badge_id": "", "user_id": "LEARNER"}, "Choose one of this course's badges."),
-        ({"badge_id": HUGE, "user_id": "LEARNER"}, "Choose one of this course's badges."),
-        ({"badge_id": "SITE", "user_id": "LEARNER"}, "Choose one of this course's badges."),
-        ({"badge_id": "BADGE", "user_id": "OUTSIDER"}, "Choose a learner enrolled in this course."),
-        ({"badge_id": "BADGE", "user_id": "abc"}, "Choose a learner enrolled in this course."),
-        (
-            {"badge_id": "BADGE", "user_id": "LEARNER", "evidence": LONG},
-            "The evidence is at most 10000 characters.",
-        ),
-        (
-            {"badge_id": "BADGE", "user_id": "LEARNER", "evidence": "a\x00b"},
-            "The evidence cannot contain the NUL character.",
-        ),
-    ],
-)
-def test_a_bad_award_is_refused_with_a_message(
-    world: Site, form: dict[str, str], field_message: str
-) -> None:
+AWARD_CASES = [
+    ({"badge_id": "", "user_id": "LEARNER"}, "Choose one of this course's badges."),
+    ({"badge_id": HUGE, "user_id": "LEARNER"}, "Choose one of this course's badges."),
+    ({"badge_id": "SITE", "user_id": "LEARNER"}, "Choose one of this course's badges."),
+    ({"badge_id": "BADGE", "user_id": "OUTSIDER"}, "Choose a learner enrolled in this course."),
+    ({"badge_id": "BADGE", "user_id": "abc"}, "Choose a learner enrolled in this course."),
+    (
+        {"badge_id": "BADGE", "user_id": "LEARNER", "evidence": LONG},
+        "The evidence is at most 10000 characters.",
+    ),
+    (
+        {"badge_id": "BADGE", "user_id": "LEARNER", "evidence": "a\x00b"},
+        "The evidence cannot contain the NUL character.",
+    ),
+]
+
+
+def test_a_bad_award_is_refused_with_a_message(world: Site, subtests: Any) -> None:
     ids = {
         "LEARNER": str(world.learner.id),
         "OUTSIDER": str(world.outsider.id),
@@ -474,41 +483,43 @@ def test_a_bad_award_is_refused_with_a_message(
         "SITE": str(world.site_badge_id),
     }
     world.sign_in("instructor")
-    before = world.counts()
     c = world.course.id
-    data = {key: ids.get(value, value) for key, value in form.items()}
-    response = world.client.post(
-        f"/badges/courses/{c}/award",
-        data={"csrf_token": world.token(f"/badges/courses/{c}"), **data},
-    )
-    assert response.status_code == 400
-    assert shows(response, field_message)
-    assert world.counts() == before
+    token = world.token(f"/badges/courses/{c}")
+    before = world.counts()
+    for form, field_message in AWARD_CASES:
+        with subtests.test(form=_short(form)):
+            data = {key: ids.get(value, value) for key, value in form.items()}
+            response = world.client.post(
+                f"/badges/courses/{c}/award", data={"csrf_token": token, **data}
+            )
+            assert response.status_code == 400
+            assert shows(response, field_message)
+            assert world.counts() == before
 
 
-@pytest.mark.parametrize(
-    ("reason", "message"),
-    [
-        ("", "Say why the badge is revoked."),
-        ("   ", "Say why the badge is revoked."),
-        ("r" * 1001, "The reason is at most 1000 characters."),
-        ("a\x00b", "The reason cannot contain the NUL character."),
-    ],
-)
-def test_a_revocation_without_a_proper_reason_is_refused(
-    world: Site, reason: str, message: str
-) -> None:
+REVOKE_CASES = [
+    ("", "Say why the badge is revoked."),
+    ("   ", "Say why the badge is revoked."),
+    ("r" * 1001, "The reason is at most 1000 characters."),
+    ("a\x00b", "The reason cannot contain the NUL character."),
+]
+
+
+def test_a_revocation_without_a_proper_reason_is_refused(world: Site, subtests: Any) -> None:
     world.sign_in("instructor")
     c = world.course.id
-    response = world.client.post(
-        f"/badges/courses/{c}/awards/{world.award_id}/revoke",
-        data={"csrf_token": world.token(f"/badges/courses/{c}"), "reason": reason},
-    )
-    assert response.status_code == 400
-    assert shows(response, message)
-    with world.site.session() as session:
-        award = session.get(Award, world.award_id)
-        assert award is not None and award.revoked_at is None
+    token = world.token(f"/badges/courses/{c}")
+    for reason, message in REVOKE_CASES:
+        with subtests.test(reason=reason[:20]):
+            response = world.client.post(
+                f"/badges/courses/{c}/awards/{world.award_id}/revoke",
+                data={"csrf_token": token, "reason": reason},
+            )
+            assert response.status_code == 400
+            assert shows(response, message)
+            with world.site.session() as session:
+                award = session.get(Award, world.award_id)
+                assert award is not None and award.revoked_at is None
 
 
 def test_an_award_of_a_badge_that_expires_in_a_century_works(world: Site) -> None:
@@ -532,37 +543,97 @@ def test_an_award_of_a_badge_that_expires_in_a_century_works(world: Site) -> Non
 # -- the leaderboard and the opt-out -------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "query",
-    [
-        "?scope=",
+def test_odd_leaderboard_queries_answer_404_or_the_site_board(world: Site) -> None:
+    world.sign_in("learner")
+    site_board = ["?scope=", "?period=forever", "?period=" + "x" * 5000, "?scope=site&period="]
+    no_such_board = [
         "?scope=course:",
         "?scope=course:abc",
         "?scope=group:" + HUGE,
         "?scope=a%00b",
-        "?period=forever",
-        "?period=" + "x" * 5000,
-    ],
-)
-def test_odd_leaderboard_queries_answer_404_or_the_site_board(world: Site, query: str) -> None:
-    world.sign_in("learner")
-    response = world.client.get("/badges/leaderboard" + query)
-    assert response.status_code in (200, 404), query
-    if "scope=" in query and query != "?scope=":
-        assert response.status_code == 404, query
+        "?scope=" + "course:1" * 1000,
+    ]
+    for query in site_board:
+        assert world.client.get("/badges/leaderboard" + query).status_code == 200, query
+    for query in no_such_board:
+        assert world.client.get("/badges/leaderboard" + query).status_code == 404, query
 
 
-@pytest.mark.parametrize("value", ["1", "0", "", "yes", LONG[:5000], "a\x00b"])
-def test_the_opt_out_form_takes_any_value(world: Site, value: str) -> None:
+def test_the_opt_out_form_takes_any_value(world: Site) -> None:
     world.sign_in("learner")
-    response = world.client.post(
-        "/badges/leaderboard/opt-out",
-        data={"csrf_token": world.token(), "opted_out": value, "next": value},
+    token = world.token()
+    for value in ["1", "0", "1", "", "yes", LONG[:5000], "a\x00b"]:
+        response = world.client.post(
+            "/badges/leaderboard/opt-out",
+            data={"csrf_token": token, "opted_out": value, "next": value},
+        )
+        assert response.status_code == 302
+        assert response.headers["Location"] == "/badges/"
+        with world.site.session() as session:
+            hidden = session.get(LeaderboardOptOut, world.learner.id) is not None
+        assert hidden is (value == "1"), value[:20]
+
+
+# -- the plugin's settings ----------------------------------------------------------------------
+
+SETTINGS = {
+    "s-leaderboards_enabled": "on",
+    "s-recent_days": "30",
+    "s-max_image_kb": "256",
+    "s-issuer_email": "",
+}
+SETTINGS_CASES = [
+    ({"s-recent_days": HUGE}, "recent_days is from 1 to 3650"),
+    ({"s-recent_days": "0"}, "recent_days is from 1 to 3650"),
+    ({"s-max_image_kb": "-1"}, "max_image_kb is from 1 to 16384"),
+    ({"s-max_image_kb": HUGE}, "max_image_kb is from 1 to 16384"),
+    ({"s-issuer_email": "nobody"}, "issuer_email is an email address"),
+    ({"s-issuer_email": "a@b.c" + "x" * 300}, "issuer_email is an email address"),
+]
+
+
+def test_badges_settings_out_of_range_are_refused_and_the_pages_keep_working(
+    world: Site, subtests: Any
+) -> None:
+    world.sign_in("admin")
+    token = world.token("/admin/plugins")
+    for change, message in SETTINGS_CASES:
+        with subtests.test(change=_short(change)):
+            response = world.client.post(
+                "/admin/plugins/badges/settings", data={"csrf_token": token, **SETTINGS, **change}
+            )
+            assert response.status_code == 400
+            assert shows(response, message)
+    for url in ("/badges/leaderboard?period=recent", "/badges/admin", "/badges/public/issuer"):
+        assert world.client.get(url).status_code == 200, url
+    saved = world.client.post(
+        "/admin/plugins/badges/settings",
+        data={
+            "csrf_token": token,
+            **SETTINGS,
+            "s-recent_days": "3650",
+            "s-issuer_email": "b@c.org",
+        },
     )
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/badges/"
-    with world.site.session() as session:
-        from plugins.badges.models import LeaderboardOptOut
+    assert saved.status_code == 302
+    assert world.client.get("/badges/leaderboard?period=recent").status_code == 200
+    assert world.client.get("/badges/public/issuer").get_json(force=True)["email"] == "b@c.org"
 
-        hidden = session.get(LeaderboardOptOut, world.learner.id) is not None
-    assert hidden is (value == "1")
+
+def test_settings_saved_before_their_limits_were_checked_break_no_page(world: Site) -> None:
+    from lms_core.models import PluginState
+
+    with world.site.transaction(system=True) as ctx:
+        state = ctx.session.get(PluginState, "badges")
+        assert state is not None
+        state.settings = {**(state.settings or {}), "recent_days": 10**12}
+    world.sign_in("admin")
+    board = world.client.get("/badges/leaderboard?period=recent")
+    assert board.status_code == 200
+    assert shows(board, "recent_days is from 1 to 3650")
+    admin = world.client.get("/badges/admin")
+    assert admin.status_code == 200
+    assert shows(admin, "recent_days is from 1 to 3650")
+    issuer = world.client.get("/badges/public/issuer")
+    assert issuer.status_code == 200
+    assert issuer.get_json(force=True)["email"] == "lms@localhost"
