@@ -103,8 +103,17 @@ class World:
     def badge(self, session: Any) -> BadgeClass:
         return session.scalars(select(BadgeClass).where(BadgeClass.slug == self.slug)).one()
 
-    def login(self, user: Any) -> Any:
-        return AuthActions(self.client).login(user.email, PASSWORD)
+    def login(self, user: Any) -> None:
+        assert AuthActions(self.client).login(user.email, PASSWORD).status_code == 302
+
+    def logout(self) -> None:
+        assert AuthActions(self.client).logout().status_code == 302
+
+    def fetch(self, path: str, status: int = 200) -> Any:
+        """GET ``path``, checking the status code."""
+        response = self.client.get(path)
+        assert response.status_code == status, (path, response.status_code)
+        return response
 
     def get(self, url: str) -> Any:
         assert url.startswith(BASE), url
@@ -193,7 +202,7 @@ def test_assertion_document_hashes_the_recipient(world: World) -> None:
 
 def test_independent_ob2_hosted_verifier_accepts_then_sees_the_revocation(world: World) -> None:
     verifier = OB2Verifier(download=world.fetcher())
-    doc = world.client.get(f"/badges/public/assertions/{world.uid}").get_json(force=True)
+    doc = world.fetch(f"/badges/public/assertions/{world.uid}").get_json(force=True)
     verified = verifier.verify_hosted(
         doc, expected_recipient="lea@example.com", check_revocation=True
     )
@@ -211,7 +220,7 @@ def test_a_verifier_holding_a_cached_assertion_learns_the_revocation_from_the_li
 ) -> None:
     """A verifier that still has the assertion (a cache, a backpack's copy) fetches the
     issuer's RevocationList and finds the assertion's id in it."""
-    cached = world.client.get(f"/badges/public/assertions/{world.uid}").get_data()
+    cached = world.fetch(f"/badges/public/assertions/{world.uid}").get_data()
     live = world.fetcher()
 
     def cache_first(url: str) -> bytes:
@@ -292,7 +301,7 @@ def test_the_earner_and_admins_still_see_why_an_award_was_revoked(world: World) 
     assert PLAGIARISM in html and "Python Pioneer" in html and "you earned this badge" in html
     assert "credential.jwt" not in html and "/baked" not in html  # nothing to share now
 
-    AuthActions(world.client).logout()
+    world.logout()
     world.login(world.admin)
     page = world.client.get(url)
     assert page.status_code == 200
@@ -365,7 +374,7 @@ def test_baked_svg_of_the_default_image(world: World) -> None:
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert '.svg"' in response.headers["Content-Disposition"]
     baked = bytes(response.data)
-    assertion = world.client.get(f"/badges/public/assertions/{world.uid}").get_json(force=True)
+    assertion = world.fetch(f"/badges/public/assertions/{world.uid}").get_json(force=True)
     assert json.loads(ob.unbake_svg(baked) or "") == assertion
     assert b'xmlns:openbadges="http://openbadges.org"' in baked
     assert f'verify="{assertion["id"]}"'.encode() in baked
@@ -395,7 +404,7 @@ def test_baked_png_of_an_uploaded_png(world: World) -> None:
     picture = make_png(8, 6)
     with world.site.transaction(world.admin) as ctx:
         services.set_badge_image(ctx, world.badge(ctx.session), picture, "image/png")
-    image = world.client.get(f"/badges/public/classes/{world.slug}/image")
+    image = world.fetch(f"/badges/public/classes/{world.slug}/image")
     assert image.mimetype == "image/png" and image.data == picture
 
     response = world.client.get(f"/badges/public/assertions/{world.uid}/baked")
@@ -403,7 +412,7 @@ def test_baked_png_of_an_uploaded_png(world: World) -> None:
     assert response.mimetype == "image/png"
     assert response.headers["Content-Disposition"].startswith("attachment;")
     baked = bytes(response.data)
-    assertion = world.client.get(f"/badges/public/assertions/{world.uid}").get_json(force=True)
+    assertion = world.fetch(f"/badges/public/assertions/{world.uid}").get_json(force=True)
     assert json.loads(ob.unbake_png(baked) or "") == assertion
     assert validate_png(baked) == (8, 6)
     # iTXt right after IHDR: signature (8) + IHDR chunk (12 + 13).
@@ -457,7 +466,7 @@ def test_public_page_shows_the_name_never_the_email(world: World) -> None:
     assert "style=" not in html and "<script>" not in html
 
     world.login(world.learner)
-    html = world.client.get(f"/badges/public/assertions/{world.uid}/page").get_data(as_text=True)
+    html = world.fetch(f"/badges/public/assertions/{world.uid}/page").get_data(as_text=True)
     assert "credential.jwt" in html and "linkedin.com/profile/add" in html
 
 
@@ -466,10 +475,10 @@ def test_public_page_of_a_nameless_earner_and_an_expired_badge(world: World) -> 
         award = world.award(ctx.session)
         award.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
         ctx.attach(world.learner).name = ""
-    html = world.client.get(f"/badges/public/assertions/{world.uid}/page").get_data(as_text=True)
+    html = world.fetch(f"/badges/public/assertions/{world.uid}/page").get_data(as_text=True)
     assert "Expired" in html
     assert "A learner" in html and "lea@example.com" not in html
-    doc = world.client.get(f"/badges/public/assertions/{world.uid}").get_json(force=True)
+    doc = world.fetch(f"/badges/public/assertions/{world.uid}").get_json(force=True)
     assert dt.datetime.fromisoformat(doc["expires"]) < dt.datetime.now(dt.UTC)
 
 
@@ -574,7 +583,7 @@ def test_ob3_subject_is_a_stable_pseudonymous_urn_uuid_and_sub_names_it(world: W
             other_award = services.award_badge(ctx, badge, ctx.attach(world.other))
             assert other_award is not None
             other_uid = other_award.uid
-    AuthActions(world.client).logout()
+    world.logout()
     world.login(world.admin)
     response = world.client.get(f"/badges/public/assertions/{other_uid}/credential.jwt")
     assert response.status_code == 200
@@ -659,10 +668,10 @@ def test_only_the_owner_or_an_awarder_downloads_the_credential(world: World) -> 
         assert anonymous.status_code == 302 and "/auth/login" in anonymous.headers["Location"]
         world.login(world.other)
         assert world.client.get(url).status_code == 403
-        AuthActions(world.client).logout()
+        world.logout()
         world.login(world.admin)  # holds badges.award site-wide
         assert world.client.get(url).status_code == 200
-        AuthActions(world.client).logout()
+        world.logout()
     world.revoke()
     world.login(world.admin)
     for suffix in ("jwt", "png"):
@@ -679,7 +688,7 @@ def test_jwks_is_public(world: World) -> None:
     assert "d" not in key
     assert key["kid"] == RSA_KID
     # Asking again does not make another key.
-    again = world.client.get("/badges/public/jwks.json").get_json(force=True)["keys"]
+    again = world.fetch("/badges/public/jwks.json").get_json(force=True)["keys"]
     assert again == [key]
 
 
