@@ -322,7 +322,7 @@ def _requirement(
         req["event_type"] = row.value
         try:
             conditions = json.loads(row.conditions) if row.conditions else []
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
             raise ValueError("The saved conditions of this requirement are unreadable.") from None
         req["conditions"] = conditions
         _min(row, req)

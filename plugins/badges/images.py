@@ -17,6 +17,7 @@ SVGs are additionally served with a restrictive Content-Security-Policy.
 from __future__ import annotations
 
 import colorsys
+import functools
 import hashlib
 import math
 import re
@@ -35,6 +36,7 @@ __all__ = [
     "validate_png",
     "validate_svg",
     "default_badge_svg",
+    "default_badge_png",
     "iter_png_chunks",
 ]
 
@@ -217,6 +219,56 @@ def _escape(text: str) -> str:
         .replace(">", "&gt;")
         .replace('"', "&quot;")
         .replace("'", "&apos;")
+    )
+
+
+def _colours(seed: str) -> dict[str, tuple[float, float, float]]:
+    digest = hashlib.sha256(seed.encode("utf-8")).digest()
+    hue = int.from_bytes(digest[:2], "big") / 65535
+    return {
+        "main": colorsys.hls_to_rgb(hue, 0.42, 0.62),
+        "dark": colorsys.hls_to_rgb(hue, 0.28, 0.62),
+        "light": colorsys.hls_to_rgb(hue, 0.72, 0.70),
+    }
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+
+@functools.lru_cache(maxsize=64)
+def default_badge_png(seed: str, size: int = 256) -> bytes:
+    """The generated medal as a PNG (for an OB 3.0 baked PNG of a badge without a PNG of
+    its own): the SVG's scalloped rim, disc and dotted ring in the same colours, without the
+    initials (no font renderer here). ``size`` × ``size`` RGBA, deterministic for ``seed``."""
+    colours = {k: bytes(round(c * 255) for c in v) for k, v in _colours(seed).items()}
+    clear = b"\x00\x00\x00\x00"
+    rows = []
+    centre = (size - 1) / 2
+    scale = size / 256
+    for y in range(size):
+        row = bytearray(b"\x00")  # filter type 0 (None) for each scanline
+        dy = y - centre
+        for x in range(size):
+            dx = x - centre
+            distance = math.hypot(dx, dy) / scale
+            # 16 scallops between radius 86 and 96, as in the SVG's rim.
+            rim = 91 + 5 * math.cos(16 * math.atan2(dy, dx))
+            if distance <= 76:
+                ring = abs(distance - 66) <= 1.5 and math.sin(48 * math.atan2(dy, dx)) > 0.3
+                row += (colours["light"] if ring else colours["main"]) + b"\xff"
+            elif distance <= rim:
+                row += colours["dark"] + b"\xff"
+            else:
+                row += clear
+        rows.append(bytes(row))
+    header = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)
+    return (
+        PNG_SIGNATURE
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"".join(rows), 9))
+        + _png_chunk(b"IEND", b"")
     )
 
 

@@ -11,6 +11,8 @@ from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import false
+from sqlalchemy import true
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -28,9 +30,9 @@ class PointRule(Base):
     event_type: Mapped[str] = mapped_column(String(120), index=True)
     conditions: Mapped[list[Any]] = mapped_column(default=list)
     points: Mapped[int] = mapped_column()
-    once_per_course: Mapped[bool] = mapped_column(default=False)
+    once_per_course: Mapped[bool] = mapped_column(default=False, server_default=false())
     daily_cap: Mapped[int | None] = mapped_column(default=None)
-    active: Mapped[bool] = mapped_column(default=True)
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -69,11 +71,11 @@ class BadgeClass(Base):
     image: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     image_type: Mapped[str | None] = mapped_column(String(40), default=None)
     expires_days: Mapped[int | None] = mapped_column(default=None)
-    repeatable: Mapped[bool] = mapped_column(default=False)
+    repeatable: Mapped[bool] = mapped_column(default=False, server_default=false())
     course_id: Mapped[int | None] = mapped_column(
         ForeignKey("courses.id", ondelete="SET NULL"), default=None, index=True
     )
-    active: Mapped[bool] = mapped_column(default=True)
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -141,7 +143,8 @@ class LeaderboardOptOut(Base):
 
 
 class SigningKey(Base):
-    """The site's Open Badges 3.0 signing key (private part encrypted with the site secret)."""
+    """An Open Badges 3.0 signing key of the site (``algorithm`` RS256, or EdDSA for the
+    Ed25519 key earlier versions made); the private part encrypted with the site secret."""
 
     __tablename__ = "badges_signing_keys"
 
@@ -150,6 +153,20 @@ class SigningKey(Base):
     algorithm: Mapped[str] = mapped_column(String(16))
     private_key: Mapped[bytes] = mapped_column(LargeBinary)
     public_jwk: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SubjectId(Base):
+    """A learner's pseudonymous id in Open Badges 3.0 credentials (``credentialSubject.id``
+    and the JWT ``sub``, as ``urn:uuid:<uuid>``): a random UUID made the first time one of
+    their credentials is signed, the same in all of them, unrelated to their email or id."""
+
+    __tablename__ = "badges_subject_ids"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -181,5 +198,6 @@ MODELS = [
     LevelReached,
     LeaderboardOptOut,
     SigningKey,
+    SubjectId,
     EventRecord,
 ]

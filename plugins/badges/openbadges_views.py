@@ -9,15 +9,21 @@ Content-Security-Policy and ``nosniff`` (an SVG opened directly is a document, n
 ``/badges/public/issuer``                   public      issuer Profile (OB 2.0)
 ``/badges/public/classes/<slug>``           public      BadgeClass (OB 2.0)
 ``/badges/public/classes/<slug>/image``     public      the badge image (or the generated one)
-``/badges/public/assertions/<uid>``         public      Assertion (revoked: ``revoked: true``)
-``/badges/public/assertions/<uid>/baked``   public      baked SVG/PNG download
+``/badges/public/assertions/<uid>``         public      Assertion (revoked: 410 ``revoked``)
+``/badges/public/assertions/<uid>/baked``   public      baked SVG/PNG download (revoked: 410)
 ``/badges/public/assertions/<uid>/page``    public      the public badge page (HTML)
-``/badges/public/revocations``              public      RevocationList (OB 2.0)
+``/badges/public/revocations``              public      RevocationList (OB 2.0): ids only
 ``/badges/public/jwks.json``                public      JWK Set of the signing keys (OB 3.0)
 ``/badges/public/keys/<kid>``               public      one public JWK (the VC-JWT ``kid``)
 ``/badges/public/assertions/<uid>/credential.jwt``  signed in  the OB 3.0 VC-JWT (owner or
                                                                badges.award)
+``/badges/public/assertions/<uid>/credential.png``  signed in  the same VC-JWT baked into
+                                                               a PNG (``openbadgecredential``)
 ==========================================  ==========  =====================================
+
+The public page of a revoked award says only that it was revoked: not who earned it, not
+what for, not why. The earner and those who may award the badge see the whole page, with
+the reason, when signed in.
 """
 
 from __future__ import annotations
@@ -49,10 +55,12 @@ from lms_core.web.decorators import requires
 from plugins.badges import openbadges as ob
 from plugins.badges.images import PNG_TYPE
 from plugins.badges.images import SVG_TYPE
+from plugins.badges.images import default_badge_png
 from plugins.badges.images import default_badge_svg
 from plugins.badges.models import Award
 from plugins.badges.models import BadgeClass
 from plugins.badges.models import SigningKey
+from plugins.badges.models import SubjectId
 
 bp = Blueprint("badges_public", __name__, url_prefix="/badges/public", template_folder="templates")
 
@@ -87,7 +95,16 @@ def _svg(data: bytes, *, download_name: str | None = None) -> Response:
     return response
 
 
+def _key_or_404(text: str) -> str:
+    """A slug or uid from the URL, when it can name anything: short, and without NUL (which
+    PostgreSQL refuses in any string parameter)."""
+    if len(text) > 200 or "\x00" in text:
+        abort(404)
+    return text
+
+
 def _badge_or_404(session: Session, slug: str) -> BadgeClass:
+    slug = _key_or_404(slug)
     badge = session.scalars(select(BadgeClass).where(BadgeClass.slug == slug)).first()
     if badge is None:
         abort(404)
@@ -95,6 +112,7 @@ def _badge_or_404(session: Session, slug: str) -> BadgeClass:
 
 
 def _award_or_404(session: Session, uid: str) -> tuple[Award, BadgeClass, User]:
+    uid = _key_or_404(uid)
     row = session.execute(
         select(Award, BadgeClass, User)
         .join(BadgeClass, BadgeClass.id == Award.badge_id)
@@ -151,8 +169,8 @@ def badge_image(slug: str) -> Response:
 def assertion(uid: str) -> Response:
     award, badge, user = _award_or_404(db(), uid)
     if award.revoked_at is not None:
-        # OB 2.0 hosted verification: a revoked assertion answers {"revoked": true, ...}.
-        return _json(ob.revoked_assertion_document(award, _base_url()))
+        # OB 2.0 hosted verification: 410 Gone with {"id": ..., "revoked": true}.
+        return _json(ob.revoked_assertion_document(award, _base_url()), status=410)
     return _json(ob.assertion_document(award, badge, user, _base_url()))
 
 
@@ -176,6 +194,12 @@ def baked(uid: str) -> Response:
     )
 
 
+def _may_award(badge: BadgeClass) -> bool:
+    return current_user.is_authenticated and can(
+        current_user._get_current_object(), "badges.award", badge.course_id
+    )
+
+
 @bp.route("/assertions/<uid>/page")
 @public
 def page(uid: str) -> Any:
@@ -184,6 +208,9 @@ def page(uid: str) -> Any:
     page_url = ob.assertion_page_url(base_url, award.uid)
     site_name = lms().config.site_name
     is_owner = current_user.is_authenticated and current_user.id == award.user_id
+    if award.revoked_at is not None and not (is_owner or _may_award(badge)):
+        # Anyone else learns only that it was revoked: not who, not what for, not why.
+        return render_template("badges/public/revoked.html", issuer_name=site_name)
     awarded = ob._aware(award.awarded_at)
     share = {
         "linkedin": "https://www.linkedin.com/sharing/share-offsite/?"
@@ -220,8 +247,7 @@ def page(uid: str) -> Any:
         assertion_url=ob.assertion_url(base_url, award.uid),
         issuer_name=site_name,
         is_owner=is_owner,
-        can_download_credential=current_user.is_authenticated
-        and (is_owner or can(current_user._get_current_object(), "badges.award", badge.course_id)),
+        can_download_credential=is_owner or _may_award(badge),
         share=share,
         add_to_profile=add_to_profile,
     )
@@ -231,17 +257,26 @@ def page(uid: str) -> Any:
 @public
 def revocations() -> Response:
     revoked = list(
-        db().scalars(select(Award).where(Award.revoked_at.is_not(None)).order_by(Award.id)).all()
+        db().scalars(select(Award.uid).where(Award.revoked_at.is_not(None)).order_by(Award.id))
     )
     return _json(ob.revocation_list_document(revoked, _base_url()))
 
 
-def _ensure_key() -> None:
-    """Make the site's signing key if there is none yet (a write, once per site)."""
-    if db().scalars(select(SigningKey.id).limit(1)).first() is None:
+def _ensure_signing(user_id: int | None = None) -> None:
+    """Make what signing needs if it is missing: the site's signing key, and the learner's
+    subject id when ``user_id`` is given (a write, once per site and once per learner)."""
+    key = (
+        db()
+        .scalars(select(SigningKey.id).where(SigningKey.algorithm == ob.SIGNING_ALGORITHM).limit(1))
+        .first()
+    )
+    subject = user_id is None or db().get(SubjectId, user_id) is not None
+    if key is None or not subject:
         with write() as ctx:
             ob.signing_key(ctx)
-        # End the read transaction so this request's session sees the new key (SQLite's
+            if user_id is not None:
+                ob.subject_id(ctx, user_id)
+        # End the read transaction so this request's session sees the new rows (SQLite's
         # read transactions keep the snapshot they started with).
         db().rollback()
 
@@ -249,7 +284,7 @@ def _ensure_key() -> None:
 @bp.route("/jwks.json")
 @public
 def jwks() -> Response:
-    _ensure_key()
+    _ensure_signing()
     return _json(ob.public_jwks(db(), _base_url()), mimetype="application/jwk-set+json")
 
 
@@ -262,22 +297,43 @@ def key(kid: str) -> Response:
     abort(404)
 
 
-@bp.route("/assertions/<uid>/credential.jwt")
-@requires(SIGNED_IN)
-def credential(uid: str) -> Response:
-    ctx = read_ctx()
-    award, badge, user = _award_or_404(ctx.session, uid)
+def _credential_token(uid: str) -> tuple[str, Award, BadgeClass]:
+    """The signed OB 3.0 credential of award ``uid``, for its earner or an awarder."""
+    award, badge, user = _award_or_404(db(), uid)
     actor = current_user._get_current_object()
     if award.user_id != actor.id and not can(actor, "badges.award", badge.course_id):
         abort(403)
     if award.revoked_at is not None:
         abort(410)
-    _ensure_key()
-    token = ob.credential_jwt(ctx, award, badge, user, _base_url(), create_key=False)
-    response = Response(token, mimetype="application/vc+jwt")
+    _ensure_signing(user.id)  # ends the read transaction: the rows reload as they are used
+    token = ob.credential_jwt(read_ctx(), award, badge, user, _base_url(), create=False)
+    return token, award, badge
+
+
+def _download(response: Response, badge: BadgeClass, award: Award, suffix: str) -> Response:
     stamp = dt.date.today().isoformat()
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="{badge.slug}-{award.uid[:8]}-{stamp}.jwt"'
+        f'attachment; filename="{badge.slug}-{award.uid[:8]}-{stamp}.{suffix}"'
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+@bp.route("/assertions/<uid>/credential.jwt")
+@requires(SIGNED_IN)
+def credential(uid: str) -> Response:
+    token, award, badge = _credential_token(uid)
+    return _download(Response(token, mimetype="application/vc+jwt"), badge, award, "jwt")
+
+
+@bp.route("/assertions/<uid>/credential.png")
+@requires(SIGNED_IN)
+def credential_png(uid: str) -> Response:
+    """The OB 3.0 credential baked into the badge's PNG (iTXt ``openbadgecredential``); a
+    badge whose image is an SVG, or who has none, gets the generated medal as a PNG."""
+    token, award, badge = _credential_token(uid)
+    picture = badge.image if badge.image and badge.image_type == PNG_TYPE else None
+    baked = ob.bake_png(
+        picture or default_badge_png(badge.slug), token, keyword=ob.OB3_ITXT_KEYWORD
+    )
+    return _download(Response(baked, mimetype=PNG_TYPE), badge, award, "png")

@@ -25,6 +25,7 @@ from attrs import frozen
 from lms_core.errors import Invalid
 
 __all__ = [
+    "MAX_INT",
     "OPS",
     "REQUIREMENT_TYPES",
     "COURSE_COMPLETED",
@@ -43,6 +44,7 @@ __all__ = [
     "holds",
     "progress",
     "needs",
+    "shown",
 ]
 
 OPS = ("eq", "ne", "in", "gt", "gte", "lt", "lte")
@@ -51,6 +53,21 @@ REQUIREMENT_TYPES = ("course", "courses", "lesson", "points", "badges", "event",
 COURSE_COMPLETED = "lms.course.completed.v1"
 LESSON_COMPLETED = "lms.lesson.completed.v1"
 BADGE_AWARDED = "badges.badge.awarded.v1"
+
+#: The largest id, count or threshold a rule may name: every integer column holds it (a
+#: PostgreSQL ``integer`` is 32 bits), and no real id or count comes near it.
+MAX_INT = 2**31 - 1
+#: Event fields are at most 64-bit integers (database ids and counts).
+_MAX_EVENT_INT = 2**63 - 1
+#: How many characters of a refused value a message repeats.
+_SHOWN = 60
+
+_KIND_NAMES = {
+    "int": "a whole number",
+    "str": "text",
+    "bool": "true or false",
+    "datetime": "a date and time (ISO 8601)",
+}
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "int": (int,),
@@ -63,9 +80,19 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
 # -- conditions --------------------------------------------------------------------------
 
 
+def shown(value: Any) -> str:
+    """``repr(value)`` for a message, cut short when it is long (input may be megabytes)."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
 def _value_ok(kind: str, value: Any) -> bool:
     if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
+        return (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and -_MAX_EVENT_INT <= value <= _MAX_EVENT_INT
+        )
     if kind == "datetime":
         if not isinstance(value, str):
             return False
@@ -93,23 +120,30 @@ def clean_conditions(
         if not isinstance(cond, Mapping) or set(cond) - {"field", "op", "value"}:
             raise Invalid("Each condition has a field, an op and a value.", field=where)
         name, op, value = cond.get("field"), cond.get("op", "eq"), cond.get("value")
-        if name not in fields:
+        if not isinstance(name, str) or name not in fields:
             known = ", ".join(sorted(fields)) or "none"
             raise Invalid(
-                f"The event {event_type} has no field {name!r} (its fields: {known}).", field=where
+                f"The event {event_type} has no field {shown(name)} (its fields: {known}).",
+                field=where,
             )
         if op not in OPS:
             raise Invalid(
-                f"Unknown operator {op!r} in a condition on {name}; use one of {', '.join(OPS)}.",
+                f"Unknown operator {shown(op)} in a condition on {name}; "
+                f"use one of {', '.join(OPS)}.",
                 field=where,
             )
-        kind = fields[str(name)]
+        kind = fields[name]
         if op == "in":
             if not isinstance(value, list | tuple) or not all(_value_ok(kind, v) for v in value):
-                raise Invalid(f"The 'in' condition on {name} needs a list of {kind}.", field=where)
+                raise Invalid(
+                    f"The 'in' condition on {name} needs a list, each {_KIND_NAMES.get(kind, kind)}.",
+                    field=where,
+                )
             value = list(value)
         elif not _value_ok(kind, value):
-            raise Invalid(f"The condition on {name} needs a {kind} value.", field=where)
+            raise Invalid(
+                f"The condition on {name} needs {_KIND_NAMES.get(kind, kind)}.", field=where
+            )
         if op in ("gt", "gte", "lt", "lte") and kind == "bool":
             raise Invalid(f"{name} is a yes/no field: compare it with eq or ne.", field=where)
         out.append({"field": name, "op": op, "value": value})
@@ -168,8 +202,10 @@ def matches(conditions: list[dict[str, Any]], payload: Mapping[str, Any]) -> boo
 
 
 def _int(value: Any, what: str, *, minimum: int = 1) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise Invalid(f"{what} must be a whole number of at least {minimum}.", field="criteria")
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= MAX_INT:
+        raise Invalid(
+            f"{what} must be a whole number from {minimum} to {MAX_INT}.", field="criteria"
+        )
     return value
 
 
@@ -211,7 +247,7 @@ def _clean_requirement(
     if not isinstance(req, Mapping) or req.get("type") not in REQUIREMENT_TYPES:
         kind = req.get("type") if isinstance(req, Mapping) else req
         raise Invalid(
-            f"Unknown requirement type {kind!r}; use one of {', '.join(REQUIREMENT_TYPES)}.",
+            f"Unknown requirement type {shown(kind)}; use one of {', '.join(REQUIREMENT_TYPES)}.",
             field="criteria",
         )
     kind = req["type"]
@@ -237,7 +273,9 @@ def _clean_requirement(
     name = req.get("event_type")
     fields = event_fields(name) if isinstance(name, str) else None
     if fields is None or not isinstance(name, str):
-        raise Invalid(f"Unknown event type {name!r} in an event requirement.", field="criteria")
+        raise Invalid(
+            f"Unknown event type {shown(name)} in an event requirement.", field="criteria"
+        )
     conditions = clean_conditions(
         req.get("conditions") or [], fields, event_type=name, where="criteria"
     )

@@ -68,6 +68,7 @@ from plugins.badges.models import LedgerEntry
 from plugins.badges.models import Level
 from plugins.badges.models import LevelReached
 from plugins.badges.models import PointRule
+from plugins.badges.models import SubjectId
 from plugins.badges.rules import BadgeProgress
 from plugins.badges.rules import GroupProgress
 
@@ -277,31 +278,71 @@ def _index(ctx: Context) -> _Index:
 # -- point rules -----------------------------------------------------------------------------
 
 
+#: Longest description, criteria text or evidence; longest revocation reason.
+MAX_TEXT = 10_000
+MAX_REASON = 1_000
+#: Points a rule may give (or take), and the largest daily cap.
+MAX_POINTS = 1_000_000
+MAX_DAILY_CAP = 1_000_000
+#: A badge may be valid for up to a century.
+MAX_EXPIRES_DAYS = 36_500
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _clean_name(value: Any, what: str = "name", limit: int = 120) -> str:
+    """A one-line name: given, at most ``limit`` characters, no control characters."""
     text = value.strip() if isinstance(value, str) else ""
     if not text:
         raise Invalid(f"Give the {what}.", field=what)
     if len(text) > limit:
         raise Invalid(f"The {what} is at most {limit} characters.", field=what)
+    if _CONTROL.search(text):
+        raise Invalid(
+            f"The {what} cannot contain control characters (such as a line break or NUL).",
+            field=what,
+        )
     return text
+
+
+def _clean_text(value: Any, what: str, field: str, limit: int = MAX_TEXT) -> str:
+    """Free text (may be empty, may span lines): at most ``limit`` characters, and no NUL
+    (which PostgreSQL cannot store in text)."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise Invalid(f"The {what} is text.", field=field)
+    text = value.strip()
+    if len(text) > limit:
+        raise Invalid(f"The {what} is at most {limit} characters.", field=field)
+    if "\x00" in text:
+        raise Invalid(f"The {what} cannot contain the NUL character.", field=field)
+    return text
+
+
+def _whole(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _clean_rule(ctx: Context, values: dict[str, Any]) -> dict[str, Any]:
     out = dict(values)
     out["name"] = _clean_name(values.get("name"))
     types_ = event_types(ctx)
-    et = types_.get(values.get("event_type"))  # type: ignore[arg-type]
+    name = values.get("event_type")
+    et = types_.get(name) if isinstance(name, str) else None
     if et is None:
         raise Invalid(
-            f"Unknown event type {values.get('event_type')!r}; known: {', '.join(sorted(types_))}.",
+            f"Unknown event type {rules.shown(name)}; known: {', '.join(sorted(types_))}.",
             field="event_type",
         )
     out["conditions"] = rules.clean_conditions(
         values.get("conditions"), et.fields, event_type=et.name
     )
     points = values.get("points")
-    if not isinstance(points, int) or isinstance(points, bool) or points == 0:
-        raise Invalid("Points must be a whole number other than 0.", field="points")
+    if not _whole(points, -MAX_POINTS, MAX_POINTS) or points == 0:
+        raise Invalid(
+            f"Points must be a whole number other than 0, from -{MAX_POINTS} to {MAX_POINTS}.",
+            field="points",
+        )
     if values.get("once_per_course") and "course_id" not in et.fields:
         raise Invalid(
             f"'Once per course' needs an event about a course; {et.name} has no course_id.",
@@ -309,8 +350,11 @@ def _clean_rule(ctx: Context, values: dict[str, Any]) -> dict[str, Any]:
         )
     out["once_per_course"] = bool(values.get("once_per_course"))
     cap = values.get("daily_cap")
-    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
-        raise Invalid("The daily cap is a whole number of at least 1, or empty.", field="daily_cap")
+    if cap is not None and not _whole(cap, 1, MAX_DAILY_CAP):
+        raise Invalid(
+            f"The daily cap is a whole number from 1 to {MAX_DAILY_CAP}, or empty.",
+            field="daily_cap",
+        )
     out["active"] = bool(values.get("active", True))
     return out
 
@@ -452,17 +496,19 @@ def _clean_badge(ctx: Context, values: dict[str, Any], badge_id: int | None) -> 
     out = dict(values)
     out["name"] = _clean_name(values.get("name"))
     for key in ("description", "criteria_text"):
-        value = values.get(key) or ""
-        if not isinstance(value, str):
-            raise Invalid(f"The {key.replace('_', ' ')} is text.", field=key)
-        out[key] = value.strip()
+        out[key] = _clean_text(values.get(key), key.replace("_", " "), key)
     days = values.get("expires_days")
-    if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days < 1):
-        raise Invalid("Expiry is a number of days (at least 1), or empty.", field="expires_days")
+    if days is not None and not _whole(days, 1, MAX_EXPIRES_DAYS):
+        raise Invalid(
+            f"Expiry is a number of days (1 to {MAX_EXPIRES_DAYS}), or empty.",
+            field="expires_days",
+        )
     out["repeatable"] = bool(values.get("repeatable"))
     course_id = values.get("course_id")
-    if course_id is not None and ctx.session.get(Course, course_id) is None:
-        raise Invalid(f"There is no course {course_id}.", field="course_id")
+    if course_id is not None and (
+        not _whole(course_id, 1, rules.MAX_INT) or ctx.session.get(Course, course_id) is None
+    ):
+        raise Invalid("There is no such course.", field="course_id")
     out["criteria"] = _clean_criteria(ctx, values.get("criteria"), badge_id)
     if "active" in values:
         out["active"] = bool(values["active"])
@@ -790,6 +836,7 @@ def award_badge(
     badge = ctx.attach(badge)
     user = ctx.attach(user)
     require(ctx, "badges.award", badge.course_id, to="award this badge")
+    evidence = _clean_text(evidence, "evidence", "evidence")
     if not badge.active:
         raise Conflict(f"The badge {badge.name} is retired; it cannot be awarded.")
     awards = _user_awards(ctx, user.id)
@@ -804,7 +851,7 @@ def award_badge(
         _snapshot(badge),
         user.id,
         source_key,
-        evidence=evidence.strip() if isinstance(evidence, str) else "",
+        evidence=evidence,
         by=ctx.actor_id,
     )
     if award is not None:
@@ -817,7 +864,7 @@ def revoke_award(ctx: Context, award: Award, reason: str) -> bool:
     award = ctx.attach(award)
     badge = ctx.session.get(BadgeClass, award.badge_id)
     require(ctx, "badges.award", badge.course_id if badge else None, to="revoke this badge")
-    text = reason.strip() if isinstance(reason, str) else ""
+    text = _clean_text(reason if isinstance(reason, str) else "", "reason", "reason", MAX_REASON)
     if not text:
         raise Invalid("Say why the badge is revoked.", field="reason")
     if award.revoked_at is not None:
@@ -1080,8 +1127,11 @@ def handle_event(ctx: Context, event: Event) -> None:
 def create_level(ctx: Context, name: str, threshold: int) -> Level:
     require(ctx, "badges.manage", to="define levels")
     name = _clean_name(name, limit=80)
-    if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0:
-        raise Invalid("The threshold is a whole number of points (0 or more).", field="threshold")
+    if not _whole(threshold, 0, rules.MAX_INT):
+        raise Invalid(
+            f"The threshold is a whole number of points (0 to {rules.MAX_INT}).",
+            field="threshold",
+        )
     s = ctx.session
     if s.scalar(select(Level.id).where(Level.name == name)) is not None:
         raise Conflict(f"There is already a level called {name}.")
@@ -1227,7 +1277,8 @@ def export_user_data(ctx: Context, user_id: int) -> dict[str, Any] | None:
     ).all()
     events = list(s.scalars(select(EventRecord).where(EventRecord.user_id == user_id)))
     opted_out = is_opted_out(ctx, user_id)
-    if not (ledger or awards or reached or events or opted_out):
+    subject = s.get(SubjectId, user_id)
+    if not (ledger or awards or reached or events or opted_out or subject):
         return None
     return {
         "points": sum(e.points for e in ledger),
@@ -1257,13 +1308,15 @@ def export_user_data(ctx: Context, user_id: int) -> dict[str, Any] | None:
         "levels": [{"level": n, "reached_at": _iso(at)} for n, at in reached],
         "events": [{"event": e.event_name, "at": _iso(e.created_at)} for e in events],
         "leaderboard_opt_out": opted_out,
+        # The pseudonymous id in their Open Badges 3.0 credentials (credentialSubject.id).
+        "credential_subject_id": uuid.UUID(subject.uuid).urn if subject is not None else None,
     }
 
 
 def erase_user_data(ctx: Context, user_id: int) -> None:
     """Delete every badges row about a user (the privacy erasure)."""
     s = ctx.session
-    for model in (LedgerEntry, Award, LevelReached, LeaderboardOptOut, EventRecord):
+    for model in (LedgerEntry, Award, LevelReached, LeaderboardOptOut, EventRecord, SubjectId):
         s.execute(delete(model).where(model.user_id == user_id))
     s.execute(
         Award.__table__.update()  # type: ignore[attr-defined]

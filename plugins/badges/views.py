@@ -16,6 +16,7 @@ HTTP 400, and the write transaction is rolled back.
 from __future__ import annotations
 
 from typing import Any
+from typing import TypeVar
 
 from flask import Blueprint
 from flask import abort
@@ -43,17 +44,20 @@ from lms_core.models import User
 from lms_core.services.permissions import can
 from lms_core.services.permissions import courses_with
 from lms_core.web.db import db
+from lms_core.web.db import lms
 from lms_core.web.db import read_ctx
 from lms_core.web.db import write
 from lms_core.web.decorators import SIGNED_IN
 from lms_core.web.decorators import requires
 from lms_core.web.forms import EmptyForm
 from plugins.badges import forms
+from plugins.badges import openbadges as ob
 from plugins.badges import services
 from plugins.badges.models import Award
 from plugins.badges.models import BadgeClass
 from plugins.badges.models import Level
 from plugins.badges.models import PointRule
+from plugins.badges.rules import MAX_INT
 
 __all__ = ["bp", "course_panel_html", "dashboard_widget_html"]
 
@@ -63,12 +67,15 @@ bp = Blueprint("badges", __name__, url_prefix="/badges", template_folder="templa
 PUBLIC_PAGE = "badges_public.page"
 BAKED_DOWNLOAD = "badges_public.baked"
 CREDENTIAL_DOWNLOAD = "badges_public.credential"
+CREDENTIAL_PNG_DOWNLOAD = "badges_public.credential_png"
 BADGE_IMAGE = "badges_public.badge_image"
 
 #: Latest badges on the dashboard widget; awards listed on a course's award page.
 WIDGET_BADGES = 3
 AWARDS_SHOWN = 200
 ACTIVE_STATUSES = (EnrollmentStatus.ACTIVE.value, EnrollmentStatus.COMPLETED.value)
+
+T = TypeVar("T")
 
 
 def _user() -> Any:
@@ -100,6 +107,27 @@ def _field_of(exc: LMSError) -> str:
     return name
 
 
+def _row(model: type[T], row_id: int) -> T | None:
+    """``db().get(model, row_id)``, or None for an id no row can have (a URL may carry any
+    number of digits; SQLite cannot even compare a number beyond 64 bits)."""
+    if not 1 <= row_id <= MAX_INT:
+        return None
+    return db().get(model, row_id)
+
+
+def _row_or_404(model: type[T], row_id: int) -> T:
+    found = _row(model, row_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _lookup_key(text: str) -> str | None:
+    """``text`` when it can name a code or slug: not over-long, no NUL (PostgreSQL refuses
+    NUL in any string parameter). None means "names nothing"."""
+    return text if len(text) <= 200 and "\x00" not in text else None
+
+
 def _badges_query() -> Any:
     return select(BadgeClass).options(defer(BadgeClass.image))
 
@@ -109,6 +137,7 @@ def _share_links(award: Award) -> dict[str, str | None]:
         "page": _url(PUBLIC_PAGE, uid=award.uid, _external=True),
         "baked": _url(BAKED_DOWNLOAD, uid=award.uid),
         "credential": _url(CREDENTIAL_DOWNLOAD, uid=award.uid),
+        "credential_png": _url(CREDENTIAL_PNG_DOWNLOAD, uid=award.uid),
     }
 
 
@@ -253,19 +282,20 @@ def leaderboard() -> Any:
     scope, _, raw_id = chosen.partition(":")
     rows: list[Any] = []
     message = None
+    recent_days = None
     try:
+        recent_days = ctx.settings("badges").recent_days
         rows = services.leaderboard(
             ctx, scope=scope, scope_id=int(raw_id) if raw_id else None, period=period
         )
-    except LMSError as exc:
+    except LMSError as exc:  # also settings saved before their limits were checked
         message = exc.message
-    settings = ctx.settings("badges")
     return render_template(
         "badges/leaderboard.html",
         choices=choices,
         chosen=chosen,
         period=period,
-        recent_days=settings.recent_days,
+        recent_days=recent_days,
         rows=rows,
         message=message,
         opted_out=services.is_opted_out(ctx, user.id),
@@ -277,10 +307,7 @@ def leaderboard() -> Any:
 
 
 def _course_or_404(course_id: int) -> Course:
-    course = db().get(Course, course_id)
-    if course is None:
-        abort(404)
-    return course
+    return _row_or_404(Course, course_id)
 
 
 def _awardable(course: Course) -> list[BadgeClass]:
@@ -400,7 +427,7 @@ def award(course_id: int) -> Any:
 def revoke(course_id: int, award_id: int) -> Any:
     course = _course_or_404(course_id)
     _check_csrf()
-    found = db().get(Award, award_id)
+    found = _row(Award, award_id)
     shown = {a.id for a, _b, _u in _course_awards(course, _awardable(course))}
     if found is None or found.id not in shown:
         abort(404)
@@ -422,22 +449,41 @@ def revoke(course_id: int, award_id: int) -> Any:
 # -- admin: overview and levels -------------------------------------------------------------
 
 
+def _issuer_warning() -> str | None:
+    """What the admin should know about the Open Badges issuer's contact address, if any."""
+    site = lms()
+    try:
+        if ob.issuer_contact(site) is not None:
+            return None
+    except LMSError as exc:
+        return exc.message
+    return (
+        "Open Badges need the issuer's email address, and this site has none: set "
+        "issuer_email in the badges plugin's settings, or configure a mail sender "
+        "(mail.sender). Until then the issuer profile shows "
+        f"{ob.issuer_email(site)}, which nobody reads."
+    )
+
+
 def _render_admin_index(
     *, errors: dict[str, str] | None = None, values: dict[str, str] | None = None, status: int = 200
 ) -> Any:
     ctx = read_ctx()
     rules = list(db().scalars(select(PointRule).order_by(PointRule.name, PointRule.id)))
+    # ``.all()``: a Result has keys(), so dict(result) would take it for a mapping.
     counts = dict(
-        db().execute(
+        db()
+        .execute(
             select(Award.badge_id, func.count())
             .where(Award.revoked_at.is_(None))
             .group_by(Award.badge_id)
         )
+        .all()
     )
     classes = list(db().scalars(_badges_query().order_by(BadgeClass.name)))
     course_ids = {b.course_id for b in classes if b.course_id is not None}
     codes = (
-        dict(db().execute(select(Course.id, Course.code).where(Course.id.in_(course_ids))))
+        dict(db().execute(select(Course.id, Course.code).where(Course.id.in_(course_ids))).all())
         if course_ids
         else {}
     )
@@ -445,6 +491,7 @@ def _render_admin_index(
     return (
         render_template(
             "badges/admin/index.html",
+            issuer_warning=_issuer_warning(),
             rules=rules,
             event_types=services.event_types(ctx),
             ops=forms.OPS,
@@ -492,9 +539,7 @@ def level_new() -> Any:
 @requires("badges.manage")
 def level_delete(level_id: int) -> Any:
     _check_csrf()
-    level = db().get(Level, level_id)
-    if level is None:
-        abort(404)
+    level = _row_or_404(Level, level_id)
     try:
         with write() as ctx:
             services.delete_level(ctx, ctx.attach(level))
@@ -613,10 +658,7 @@ def rule_new() -> Any:
 
 
 def _rule_or_404(rule_id: int) -> PointRule:
-    rule = db().get(PointRule, rule_id)
-    if rule is None:
-        abort(404)
-    return rule
+    return _row_or_404(PointRule, rule_id)
 
 
 @bp.route("/admin/rules/<int:rule_id>", methods=["GET", "POST"])
@@ -647,12 +689,18 @@ def rule_delete(rule_id: int) -> Any:
 
 
 def _course_id_of(code: str) -> int | None:
-    found: int | None = db().scalar(select(Course.id).where(Course.code_key == code.upper()))
+    key = _lookup_key(code)
+    if key is None:
+        return None
+    found: int | None = db().scalar(select(Course.id).where(Course.code_key == key.upper()))
     return found
 
 
 def _badge_id_of(slug: str) -> int | None:
-    found: int | None = db().scalar(select(BadgeClass.id).where(BadgeClass.slug == slug.lower()))
+    key = _lookup_key(slug)
+    if key is None:
+        return None
+    found: int | None = db().scalar(select(BadgeClass.id).where(BadgeClass.slug == key.lower()))
     return found
 
 
@@ -779,9 +827,7 @@ def badge_new() -> Any:
 @bp.route("/admin/classes/<int:badge_id>", methods=["GET", "POST"])
 @requires("badges.manage")
 def badge_edit(badge_id: int) -> Any:
-    badge = db().get(BadgeClass, badge_id)
-    if badge is None:
-        abort(404)
+    badge = _row_or_404(BadgeClass, badge_id)
     if request.method == "POST":
         return _save_badge(badge)
     return _render_badge_form(badge, _badge_values(badge), {})

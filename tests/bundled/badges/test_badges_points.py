@@ -114,7 +114,7 @@ def test_unknown_event_types_fields_and_bad_values_are_refused_on_save(site, bx)
                 points=1,
             )
         assert exc.value.field == "conditions"
-        with pytest.raises(Invalid, match="needs a int value"):
+        with pytest.raises(Invalid, match="needs a whole number"):
             services.create_point_rule(
                 ctx,
                 name="x",

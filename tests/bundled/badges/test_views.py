@@ -30,6 +30,7 @@ from lms_core.web import create_app
 from plugins.badges import services
 from plugins.badges.models import Award
 from plugins.badges.models import BadgeClass
+from plugins.badges.models import Level
 from plugins.badges.models import PointRule
 
 PASSWORD = "correct horse battery"
@@ -60,6 +61,12 @@ def auth(client: FlaskClient) -> AuthActions:
 
 def _text(response: Any) -> str:
     return str(response.get_data(as_text=True))
+
+
+def _page(response: Any, status: int = 200) -> str:
+    """The page's HTML, once its status code is the one expected."""
+    assert response.status_code == status, (response.status_code, _text(response)[:500])
+    return _text(response)
 
 
 def _sign_in(auth: AuthActions, user: User) -> None:
@@ -151,7 +158,7 @@ def test_admin_creates_a_point_rule_and_an_unknown_field_is_named(
 
     # The "show its fields" button narrows the field select to the chosen event's fields.
     data["refresh"] = "1"
-    narrowed = _text(client.post("/badges/admin/rules/new", data=data))
+    narrowed = _page(client.post("/badges/admin/rules/new", data=data))
     assert "course_category" in narrowed and "<optgroup" not in narrowed
     del data["refresh"]
 
@@ -171,8 +178,9 @@ def test_admin_creates_a_point_rule_and_an_unknown_field_is_named(
             {"field": "course_category", "op": "eq", "value": "Safety"},
             {"field": "lesson_id", "op": "gt", "value": 3},
         ]
-    index = _text(client.get("/badges/admin"))
-    assert "Safety lessons" in index
+    index = client.get("/badges/admin")
+    assert index.status_code == 200
+    assert "Safety lessons" in _text(index)
 
     # An unknown event type is refused too, naming it.
     data.update(event_type="nope.v1", name="Other")
@@ -236,8 +244,60 @@ def test_admin_creates_a_badge_with_criteria_and_an_image(
         badge_id = badge.id
 
     # The edit form shows the criteria as codes again.
-    edit = _text(client.get(f"/badges/admin/classes/{badge_id}"))
+    edit = _page(client.get(f"/badges/admin/classes/{badge_id}"))
     assert "SAFE-1, SAFE-2" in edit and 'value="100"' in edit
+
+
+def test_admin_index_lists_rules_badges_holders_and_levels(
+    site: LMS, make: Factory, client: FlaskClient, auth: AuthActions
+) -> None:
+    course = make.course("FIRE-1")
+    learner = make.user()
+    _point_rule(site, points=7)
+    warden = _badge(site, "Fire warden", course_id=course.id)
+    _badge(site, "Site hero")
+    with site.transaction(system=True) as ctx:
+        services.create_level(ctx, "Bronze", 50)
+        services.award_badge(ctx, ctx.attach(warden), ctx.attach(learner))
+    _admin(make, auth)
+
+    page = client.get("/badges/admin")
+    assert page.status_code == 200
+    html = _text(page)
+    assert "Lesson done" in html and "Bronze" in html and "from 50 points" in html
+    # The badge tied to a course shows the course's code and how many hold it.
+    row = html[html.index("Fire warden") :]
+    row = row[: row.index("</tr>")]
+    assert "FIRE-1" in row and "<td>1</td>" in row
+    hero = html[html.index("Site hero") :]
+    hero = hero[: hero.index("</tr>")]
+    assert "site-wide" in hero and "<td>0</td>" in hero
+
+
+def test_a_refused_level_is_shown_on_the_admin_page_as_typed(
+    site: LMS, make: Factory, client: FlaskClient, auth: AuthActions
+) -> None:
+    course = make.course("FIRE-1")
+    _badge(site, "Fire warden", course_id=course.id)
+    with site.transaction(system=True) as ctx:
+        services.create_level(ctx, "Bronze", 50)
+    _admin(make, auth)
+    token = csrf_token(client, "/badges/admin")
+
+    taken = client.post(
+        "/badges/admin/levels", data={"csrf_token": token, "level_name": "Gold", "threshold": "50"}
+    )
+    assert taken.status_code == 400
+    html = _text(taken)
+    assert "Another level starts at 50 points." in html
+    assert 'value="Gold"' in html and "Fire warden" in html  # the page, with what was typed
+
+    added = client.post(
+        "/badges/admin/levels", data={"csrf_token": token, "level_name": "Gold", "threshold": "90"}
+    )
+    assert added.status_code == 302
+    with site.session() as session:
+        assert sorted(level.threshold for level in session.scalars(select(Level))) == [50, 90]
 
 
 def test_admin_pages_need_badges_manage(
@@ -265,7 +325,7 @@ def test_instructor_awards_and_revokes_with_a_reason(
     _badge(site, "Site hero")  # site-wide: not for a course-scope instructor
     _sign_in(auth, teacher)
 
-    page = _text(client.get(f"/badges/courses/{course.id}"))
+    page = _page(client.get(f"/badges/courses/{course.id}"))
     assert "Fire warden" in page and "Lea Learner" in page
     assert "Site hero" not in page
 
@@ -284,7 +344,7 @@ def test_instructor_awards_and_revokes_with_a_reason(
         award = session.scalars(select(Award)).one()
         assert award.user_id == learner.id and award.evidence == "Led the drill"
         assert award.awarded_by_id == teacher.id
-    page = _text(client.get(f"/badges/courses/{course.id}"))
+    page = _page(client.get(f"/badges/courses/{course.id}"))
     assert "Led the drill" in page and "Valid" in page
 
     empty = client.post(
@@ -305,7 +365,7 @@ def test_instructor_awards_and_revokes_with_a_reason(
         row = session.get(Award, award.id)
         assert row is not None and row.revoked_at is not None
         assert row.revoked_reason == "Awarded by mistake"
-    assert "Awarded by mistake" in _text(client.get(f"/badges/courses/{course.id}"))
+    assert "Awarded by mistake" in _page(client.get(f"/badges/courses/{course.id}"))
 
 
 def test_an_instructor_of_another_course_is_refused(
@@ -355,7 +415,7 @@ def test_my_badges_shows_points_progress_and_share_links(
     _complete(site, learner, first)
     _sign_in(auth, learner)
 
-    html = _text(client.get("/badges/"))
+    html = _page(client.get("/badges/"))
     assert "Safety champion" in html and "1 of 2" in html
     assert "Bronze" in html and "Silver" in html  # current and next level
     assert ">10</strong> points" in html
@@ -382,10 +442,10 @@ def test_dashboard_widget_and_course_panel_come_from_the_views(
     _complete(site, learner, first)
     _sign_in(auth, learner)
 
-    dashboard = _text(client.get("/"))
+    dashboard = _page(client.get("/"))
     assert 'href="/badges/">My badges</a>' in dashboard  # the widget (and the nav item)
     assert "Starter" in dashboard and ">10</strong> points" in dashboard
-    panel = _text(client.get(f"/courses/{first.id}"))
+    panel = _page(client.get(f"/courses/{first.id}"))
     assert "Badges this course can earn" in panel
     assert "Fire warden" in panel and "Starter" in panel and "earned" in panel
 
@@ -400,7 +460,7 @@ def test_my_badges_shows_a_revoked_badge_clearly(
         assert award is not None
         services.revoke_award(ctx, award, "Duplicate account")
     _sign_in(auth, learner)
-    html = _text(client.get("/badges/"))
+    html = _page(client.get("/badges/"))
     assert "Revoked" in html and "Duplicate account" in html
     assert "Public page" not in html
 
@@ -425,20 +485,20 @@ def test_leaderboard_lists_names_and_hides_those_who_opted_out(
     html = _text(board)
     assert "<td>Ann Able" in html and "<td>Bob Baker" in html
     assert f"course:{course.id}" in html and f"group:{group.id}" in html  # scope choices
-    group_board = _text(client.get(f"/badges/leaderboard?scope=group:{group.id}&period=recent"))
+    group_board = _page(client.get(f"/badges/leaderboard?scope=group:{group.id}&period=recent"))
     assert "<td>Ann Able" in group_board and "<td>Bob Baker" not in group_board
     assert client.get("/badges/leaderboard?scope=group:999999").status_code == 404
 
-    auth.logout()
+    assert auth.logout().status_code == 302
     _sign_in(auth, bob)
     hidden = client.post(
         "/badges/leaderboard/opt-out",
         data={"csrf_token": csrf_token(client, "/badges/"), "opted_out": "1"},
     )
     assert hidden.status_code == 302
-    html = _text(client.get(f"/badges/leaderboard?scope=course:{course.id}"))
+    html = _page(client.get(f"/badges/leaderboard?scope=course:{course.id}"))
     assert "<td>Ann Able" in html and "<td>Bob Baker" not in html
-    assert "You are hidden from the leaderboards." in _text(client.get("/badges/"))
+    assert "You are hidden from the leaderboards." in _page(client.get("/badges/"))
 
 
 def test_turned_off_leaderboards_show_the_message(
@@ -464,14 +524,14 @@ def test_widget_panel_and_pages_vanish_when_the_plugin_is_disabled(
     make.enrollment(learner, course)
     _sign_in(auth, learner)
 
-    dashboard = _text(client.get("/"))
+    dashboard = _page(client.get("/"))
     assert "/badges/" in dashboard  # widget links and the nav item
-    assert "Safety star" in _text(client.get(f"/courses/{course.id}"))
+    assert "Safety star" in _page(client.get(f"/courses/{course.id}"))
     assert client.get("/badges/").status_code == 200
 
     disable_plugin(site, "badges")
-    dashboard = _text(client.get("/"))
+    dashboard = _page(client.get("/"))
     assert "/badges/" not in dashboard
-    assert "Safety star" not in _text(client.get(f"/courses/{course.id}"))
+    assert "Safety star" not in _page(client.get(f"/courses/{course.id}"))
     assert client.get("/badges/").status_code == 404
     assert client.get("/badges/leaderboard").status_code == 404
