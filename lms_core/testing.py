@@ -8,6 +8,10 @@ Fixtures:
 * ``lms``: a fresh :class:`~lms_core.runtime.LMS` with the built-in roles; every table is
   emptied after the test, so tests never see each other's rows.
 * ``factory``: a :class:`Factory` that makes users, courses and enrollments.
+* ``app``, ``client``, ``auth``: the web app over ``lms``, its test client and sign-in actions.
+  The client (:class:`LMSClient`, which every LMS app's ``test_client()`` returns) raises
+  :class:`ServerError` on any 5xx response, with the app's traceback, unless the test wraps
+  the request in ``with client.expect_server_error():``.
 """
 
 from __future__ import annotations
@@ -29,8 +33,18 @@ from lms_core.models import Course
 from lms_core.models import Enrollment
 from lms_core.models import User
 from lms_core.runtime import LMS
+from lms_core.web.testclient import ExpectedServerErrors
+from lms_core.web.testclient import LMSClient
+from lms_core.web.testclient import ServerError
 
-__all__ = ["Factory", "empty_database", "prepare_database"]
+__all__ = [
+    "ExpectedServerErrors",
+    "Factory",
+    "LMSClient",
+    "ServerError",
+    "empty_database",
+    "prepare_database",
+]
 
 
 def prepare_database(url: str) -> None:
