@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import traceback
 from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,11 +85,32 @@ def page(new_page: Callable[..., Any]) -> Any:
 
 
 class LiveServer:
-    """A werkzeug server for one app in a background thread."""
+    """A werkzeug server for one app in a background thread.
+
+    It keeps every server error it answers (``errors``: what was asked, and the traceback),
+    whether the browser loaded the page, posted a form or fetched in the background; the
+    ``serve`` fixture fails the test with them.
+    """
 
     def __init__(self, app: Any) -> None:
+        from flask import got_request_exception
+        from flask import request
+        from flask import request_finished
         from werkzeug.serving import make_server
 
+        self.errors: list[str] = []
+
+        def finished(sender: Any, response: Any, **extra: Any) -> None:
+            if response.status_code >= 500:
+                self.errors.append(
+                    f"{request.method} {request.full_path.rstrip('?')} answered {response.status}"
+                )
+
+        def raised(sender: Any, exception: BaseException, **extra: Any) -> None:
+            self.errors.append("".join(traceback.format_exception(exception)))
+
+        request_finished.connect(finished, app, weak=False)
+        got_request_exception.connect(raised, app, weak=False)
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -102,7 +124,10 @@ class LiveServer:
 
 @pytest.fixture
 def serve() -> Iterator[Callable[[Any], str]]:
-    """``serve(app)`` starts a live server for ``app`` and returns its base URL."""
+    """``serve(app)`` starts a live server for ``app`` and returns its base URL.
+
+    The test fails (at teardown) if any request to it answered 5xx.
+    """
     servers: list[LiveServer] = []
 
     def start(app: Any) -> str:
@@ -115,6 +140,9 @@ def serve() -> Iterator[Callable[[Any], str]]:
     finally:
         for server in servers:
             server.stop()
+    errors = [error for server in servers for error in server.errors]
+    if errors:
+        pytest.fail("the live server answered with a server error:\n" + "\n".join(errors))
 
 
 @pytest.fixture
@@ -126,7 +154,7 @@ def live_server(lms: Any, serve: Callable[[Any], str]) -> str:
 
 
 def sign_in(page: Any, base_url: str, email: str, password: str = PASSWORD) -> None:
-    page.goto(f"{base_url}/auth/login")
+    assert page.goto(f"{base_url}/auth/login").status == 200
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(password)
     page.locator("main").get_by_role("button", name="Sign in").click()

@@ -17,6 +17,7 @@ from lms_core.testing import ServerError
 from lms_core.web import create_app
 from lms_core.web.decorators import public
 
+
 @pytest.fixture
 def app(lms):
     """The test site's app with three extra public routes: one flashes and redirects to a

@@ -29,6 +29,8 @@ from sqlalchemy import select
 from lms_core.runtime import LMS
 from lms_core.testing import AuthActions
 from lms_core.testing import Factory
+from lms_core.testing import json_of
+from lms_core.testing import text_of
 from lms_core.web import create_app
 from plugins.badges import openbadges as ob
 from plugins.badges import services
@@ -181,7 +183,7 @@ def test_assertion_document_hashes_the_recipient(world: World) -> None:
 
 def test_independent_ob2_hosted_verifier_accepts_then_sees_the_revocation(world: World) -> None:
     verifier = OB2Verifier(download=world.fetcher())
-    doc = world.client.get(f"/badges/public/assertions/{world.uid}").get_json(force=True)
+    doc = json_of(world.client.get(f"/badges/public/assertions/{world.uid}"))
     verified = verifier.verify_hosted(
         doc, expected_recipient="lea@example.com", check_revocation=True
     )
@@ -204,7 +206,7 @@ def test_revoked_assertion_answers_revoked(world: World) -> None:
         "revoked": True,
         "revocationReason": "Plagiarised project.",
     }
-    revocations = world.client.get("/badges/public/revocations").get_json(force=True)
+    revocations = json_of(world.client.get("/badges/public/revocations"))
     assert revocations["type"] == "RevocationList"
     assert revocations["revokedAssertions"] == [
         {
@@ -234,7 +236,7 @@ def test_baked_svg_of_the_default_image(world: World) -> None:
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert '.svg"' in response.headers["Content-Disposition"]
     baked = bytes(response.data)
-    assertion = world.client.get(f"/badges/public/assertions/{world.uid}").get_json(force=True)
+    assertion = json_of(world.client.get(f"/badges/public/assertions/{world.uid}"))
     assert json.loads(ob.unbake_svg(baked) or "") == assertion
     assert b'xmlns:openbadges="http://openbadges.org"' in baked
     assert f'verify="{assertion["id"]}"'.encode() in baked
@@ -265,6 +267,7 @@ def test_baked_png_of_an_uploaded_png(world: World) -> None:
     with world.site.transaction(world.admin) as ctx:
         services.set_badge_image(ctx, world.badge(ctx.session), picture, "image/png")
     image = world.client.get(f"/badges/public/classes/{world.slug}/image")
+    assert image.status_code == 200
     assert image.mimetype == "image/png" and image.data == picture
 
     response = world.client.get(f"/badges/public/assertions/{world.uid}/baked")
@@ -272,7 +275,7 @@ def test_baked_png_of_an_uploaded_png(world: World) -> None:
     assert response.mimetype == "image/png"
     assert response.headers["Content-Disposition"].startswith("attachment;")
     baked = bytes(response.data)
-    assertion = world.client.get(f"/badges/public/assertions/{world.uid}").get_json(force=True)
+    assertion = json_of(world.client.get(f"/badges/public/assertions/{world.uid}"))
     assert json.loads(ob.unbake_png(baked) or "") == assertion
     assert validate_png(baked) == (8, 6)
     # iTXt right after IHDR: signature (8) + IHDR chunk (12 + 13).
@@ -325,8 +328,8 @@ def test_public_page_shows_the_name_never_the_email(world: World) -> None:
     assert "credential.jwt" not in html  # anonymous visitors get no credential link
     assert "style=" not in html and "<script>" not in html
 
-    world.login(world.learner)
-    html = world.client.get(f"/badges/public/assertions/{world.uid}/page").get_data(as_text=True)
+    assert world.login(world.learner).status_code == 302
+    html = text_of(world.client.get(f"/badges/public/assertions/{world.uid}/page"))
     assert "credential.jwt" in html and "linkedin.com/profile/add" in html
 
 
@@ -335,10 +338,10 @@ def test_public_page_of_a_nameless_earner_and_an_expired_badge(world: World) -> 
         award = world.award(ctx.session)
         award.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
         ctx.attach(world.learner).name = ""
-    html = world.client.get(f"/badges/public/assertions/{world.uid}/page").get_data(as_text=True)
+    html = text_of(world.client.get(f"/badges/public/assertions/{world.uid}/page"))
     assert "Expired" in html
     assert "A learner" in html and "lea@example.com" not in html
-    doc = world.client.get(f"/badges/public/assertions/{world.uid}").get_json(force=True)
+    doc = json_of(world.client.get(f"/badges/public/assertions/{world.uid}"))
     assert dt.datetime.fromisoformat(doc["expires"]) < dt.datetime.now(dt.UTC)
 
 
@@ -346,14 +349,13 @@ def test_public_page_of_a_nameless_earner_and_an_expired_badge(world: World) -> 
 
 
 def _verifier_from_jwks(world: World, kid: str) -> OB3Verifier:
-    response = world.client.get("/badges/public/jwks.json")
-    keys = {k["kid"]: k for k in response.get_json(force=True)["keys"]}
+    keys = {k["kid"]: k for k in json_of(world.client.get("/badges/public/jwks.json"))["keys"]}
     public_key = jwt.PyJWK(keys[kid]).key
     return OB3Verifier(public_key)
 
 
 def _credential(world: World) -> str:
-    world.login(world.learner)
+    assert world.login(world.learner).status_code == 302
     response = world.client.get(f"/badges/public/assertions/{world.uid}/credential.jwt")
     assert response.status_code == 200, response.status_code
     assert response.headers["Content-Disposition"].startswith("attachment;")
@@ -366,7 +368,7 @@ def test_ob3_credential_verifies_with_an_independent_verifier(world: World) -> N
     assert header["alg"] == "EdDSA" and header["typ"] == "vc+jwt"
     assert header["kid"] == f"{BASE}/badges/public/keys/badges-1"
     # The kid dereferences to the public JWK.
-    assert world.get(header["kid"]).get_json(force=True)["x"]
+    assert json_of(world.get(header["kid"]))["x"]
 
     credential = _verifier_from_jwks(world, header["kid"]).verify(token)
     assert credential.issuer.id == f"{BASE}/badges/public/issuer"
@@ -411,10 +413,10 @@ def test_only_the_owner_or_an_awarder_downloads_the_credential(world: World) -> 
     url = f"/badges/public/assertions/{world.uid}/credential.jwt"
     anonymous = world.client.get(url)
     assert anonymous.status_code == 302 and "/auth/login" in anonymous.headers["Location"]
-    world.login(world.other)
+    assert world.login(world.other).status_code == 302
     assert world.client.get(url).status_code == 403
-    AuthActions(world.client).logout()
-    world.login(world.admin)  # holds badges.award site-wide
+    assert AuthActions(world.client).logout().status_code == 302
+    assert world.login(world.admin).status_code == 302  # holds badges.award site-wide
     assert world.client.get(url).status_code == 200
     world.revoke()
     assert world.client.get(url).status_code == 410
@@ -429,7 +431,7 @@ def test_jwks_is_public(world: World) -> None:
     assert "d" not in key
     assert key["kid"] == f"{BASE}/badges/public/keys/badges-1"
     # Asking again does not make another key.
-    again = world.client.get("/badges/public/jwks.json").get_json(force=True)["keys"]
+    again = json_of(world.client.get("/badges/public/jwks.json"))["keys"]
     assert again == [key]
 
 

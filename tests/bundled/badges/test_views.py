@@ -26,6 +26,7 @@ from lms_core.services.plugins import save_settings
 from lms_core.testing import AuthActions
 from lms_core.testing import Factory
 from lms_core.testing import csrf_token
+from lms_core.testing import text_of
 from lms_core.web import create_app
 from plugins.badges import services
 from plugins.badges.models import Award
@@ -151,7 +152,7 @@ def test_admin_creates_a_point_rule_and_an_unknown_field_is_named(
 
     # The "show its fields" button narrows the field select to the chosen event's fields.
     data["refresh"] = "1"
-    narrowed = _text(client.post("/badges/admin/rules/new", data=data))
+    narrowed = text_of(client.post("/badges/admin/rules/new", data=data))
     assert "course_category" in narrowed and "<optgroup" not in narrowed
     del data["refresh"]
 
@@ -171,7 +172,7 @@ def test_admin_creates_a_point_rule_and_an_unknown_field_is_named(
             {"field": "course_category", "op": "eq", "value": "Safety"},
             {"field": "lesson_id", "op": "gt", "value": 3},
         ]
-    index = _text(client.get("/badges/admin"))
+    index = text_of(client.get("/badges/admin"))
     assert "Safety lessons" in index
 
     # An unknown event type is refused too, naming it.
@@ -236,7 +237,7 @@ def test_admin_creates_a_badge_with_criteria_and_an_image(
         badge_id = badge.id
 
     # The edit form shows the criteria as codes again.
-    edit = _text(client.get(f"/badges/admin/classes/{badge_id}"))
+    edit = text_of(client.get(f"/badges/admin/classes/{badge_id}"))
     assert "SAFE-1, SAFE-2" in edit and 'value="100"' in edit
 
 
@@ -265,7 +266,7 @@ def test_instructor_awards_and_revokes_with_a_reason(
     _badge(site, "Site hero")  # site-wide: not for a course-scope instructor
     _sign_in(auth, teacher)
 
-    page = _text(client.get(f"/badges/courses/{course.id}"))
+    page = text_of(client.get(f"/badges/courses/{course.id}"))
     assert "Fire warden" in page and "Lea Learner" in page
     assert "Site hero" not in page
 
@@ -284,7 +285,7 @@ def test_instructor_awards_and_revokes_with_a_reason(
         award = session.scalars(select(Award)).one()
         assert award.user_id == learner.id and award.evidence == "Led the drill"
         assert award.awarded_by_id == teacher.id
-    page = _text(client.get(f"/badges/courses/{course.id}"))
+    page = text_of(client.get(f"/badges/courses/{course.id}"))
     assert "Led the drill" in page and "Valid" in page
 
     empty = client.post(
@@ -305,7 +306,7 @@ def test_instructor_awards_and_revokes_with_a_reason(
         row = session.get(Award, award.id)
         assert row is not None and row.revoked_at is not None
         assert row.revoked_reason == "Awarded by mistake"
-    assert "Awarded by mistake" in _text(client.get(f"/badges/courses/{course.id}"))
+    assert "Awarded by mistake" in text_of(client.get(f"/badges/courses/{course.id}"))
 
 
 def test_an_instructor_of_another_course_is_refused(
@@ -355,7 +356,7 @@ def test_my_badges_shows_points_progress_and_share_links(
     _complete(site, learner, first)
     _sign_in(auth, learner)
 
-    html = _text(client.get("/badges/"))
+    html = text_of(client.get("/badges/"))
     assert "Safety champion" in html and "1 of 2" in html
     assert "Bronze" in html and "Silver" in html  # current and next level
     assert ">10</strong> points" in html
@@ -382,10 +383,10 @@ def test_dashboard_widget_and_course_panel_come_from_the_views(
     _complete(site, learner, first)
     _sign_in(auth, learner)
 
-    dashboard = _text(client.get("/"))
+    dashboard = text_of(client.get("/"))
     assert 'href="/badges/">My badges</a>' in dashboard  # the widget (and the nav item)
     assert "Starter" in dashboard and ">10</strong> points" in dashboard
-    panel = _text(client.get(f"/courses/{first.id}"))
+    panel = text_of(client.get(f"/courses/{first.id}"))
     assert "Badges this course can earn" in panel
     assert "Fire warden" in panel and "Starter" in panel and "earned" in panel
 
@@ -400,7 +401,7 @@ def test_my_badges_shows_a_revoked_badge_clearly(
         assert award is not None
         services.revoke_award(ctx, award, "Duplicate account")
     _sign_in(auth, learner)
-    html = _text(client.get("/badges/"))
+    html = text_of(client.get("/badges/"))
     assert "Revoked" in html and "Duplicate account" in html
     assert "Public page" not in html
 
@@ -425,20 +426,20 @@ def test_leaderboard_lists_names_and_hides_those_who_opted_out(
     html = _text(board)
     assert "<td>Ann Able" in html and "<td>Bob Baker" in html
     assert f"course:{course.id}" in html and f"group:{group.id}" in html  # scope choices
-    group_board = _text(client.get(f"/badges/leaderboard?scope=group:{group.id}&period=recent"))
+    group_board = text_of(client.get(f"/badges/leaderboard?scope=group:{group.id}&period=recent"))
     assert "<td>Ann Able" in group_board and "<td>Bob Baker" not in group_board
     assert client.get("/badges/leaderboard?scope=group:999999").status_code == 404
 
-    auth.logout()
+    assert auth.logout().status_code == 302
     _sign_in(auth, bob)
     hidden = client.post(
         "/badges/leaderboard/opt-out",
         data={"csrf_token": csrf_token(client, "/badges/"), "opted_out": "1"},
     )
     assert hidden.status_code == 302
-    html = _text(client.get(f"/badges/leaderboard?scope=course:{course.id}"))
+    html = text_of(client.get(f"/badges/leaderboard?scope=course:{course.id}"))
     assert "<td>Ann Able" in html and "<td>Bob Baker" not in html
-    assert "You are hidden from the leaderboards." in _text(client.get("/badges/"))
+    assert "You are hidden from the leaderboards." in text_of(client.get("/badges/"))
 
 
 def test_turned_off_leaderboards_show_the_message(
@@ -464,14 +465,14 @@ def test_widget_panel_and_pages_vanish_when_the_plugin_is_disabled(
     make.enrollment(learner, course)
     _sign_in(auth, learner)
 
-    dashboard = _text(client.get("/"))
+    dashboard = text_of(client.get("/"))
     assert "/badges/" in dashboard  # widget links and the nav item
-    assert "Safety star" in _text(client.get(f"/courses/{course.id}"))
+    assert "Safety star" in text_of(client.get(f"/courses/{course.id}"))
     assert client.get("/badges/").status_code == 200
 
     disable_plugin(site, "badges")
-    dashboard = _text(client.get("/"))
+    dashboard = text_of(client.get("/"))
     assert "/badges/" not in dashboard
-    assert "Safety star" not in _text(client.get(f"/courses/{course.id}"))
+    assert "Safety star" not in text_of(client.get(f"/courses/{course.id}"))
     assert client.get("/badges/").status_code == 404
     assert client.get("/badges/leaderboard").status_code == 404
