@@ -113,9 +113,7 @@ class LMSClient(FlaskClient):
         finally:
             self._expected.pop()
         if not expected.responses:
-            raise AssertionError(
-                "expect_server_error(): no request answered 5xx inside the block"
-            )
+            raise AssertionError("expect_server_error(): no request answered 5xx inside the block")
 
 
 def _path_of(response: TestResponse) -> str:
