@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
-from flask import current_app
 from flask import got_request_exception
 from flask import jsonify
 from flask import render_template
@@ -51,7 +50,7 @@ def init_app(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         # Handling every exception here keeps Flask from sending this signal itself; send it,
         # so error reporters (and the test client, which fails the test) still hear of it.
-        got_request_exception.send(current_app._get_current_object(), exception=exc)
+        got_request_exception.send(app, exception=exc)
         title, text = MESSAGES[500]
         if _is_api():
             response = jsonify(type="about:blank", title=title, status=500, detail=text)
