@@ -481,7 +481,7 @@ def test_every_get_route_is_reached_by_some_role(demo, crawl):
         "no role reached these GET routes with an answer below 400: link them from a page "
         "(or, if no page should, add them to UNLINKED in tests/web/test_crawl.py): "
         + ", ".join(missing)
-        + (f"\n(reached, but only with 4xx: {sorted(only_refused & set(missing))})")
+        + (f"\n(reached, but only with an error status: {sorted(only_refused & set(missing))})")
     )
 
 
