@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import http.client
 
-from conftest import LiveServer
+from liveserver import LiveServer
 
 from lms_core.web import create_app
 from lms_core.web.decorators import public
