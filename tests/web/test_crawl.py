@@ -359,8 +359,14 @@ class Crawler:
 
     def fetch_unlinked(self, values: dict[str, Any]) -> None:
         token = self.demo.tokens.get(self.role)
-        for _endpoint, template in UNLINKED.items():
-            url = template.format(**values)
+        for endpoint, template in UNLINKED.items():
+            try:
+                url = template.format(**values)
+            except KeyError as missing:
+                raise AssertionError(
+                    f"UNLINKED[{endpoint!r}] needs {missing}, which no crawled address carries "
+                    "(add it to _extra_values)"
+                ) from None
             headers = {"Authorization": f"Bearer {token}"} if token and "/api/" in url else {}
             self.fetch(url, linked=False, headers=headers)  # status: any; 5xx kept
 
@@ -446,10 +452,11 @@ def test_the_crawler_follows_every_kind_of_link_and_reports_each_server_error(de
     assert "in probe_deep" in str(failures["/probe/deep"])
 
 
-def test_the_crawled_site_runs_every_bundled_plugin(demo):
+def test_the_crawled_site_runs_every_bundled_plugin_and_crawls_every_demo_role(demo):
     bundled = bundled_plugins()
     assert "badges" in bundled  # the scan found this distribution's entry points
     assert set(bundled) <= demo.site.enabled_plugins
+    assert {account.role for account in demo.summary.accounts} == set(ROLES) - {ANONYMOUS}
 
 
 @pytest.mark.parametrize("role", ROLES)
