@@ -348,9 +348,9 @@ def _is_checked(
             return any(_name_checked_after(fn, n, end, know, status_value=True) for n in names)
     names = _bound_names(stmt, call, parents)
     if names:
-        after = call.lineno if isinstance(stmt, ast.For) else (stmt.end_lineno or stmt.lineno)
-        if isinstance(stmt, ast.For):
-            after = stmt.iter.end_lineno or stmt.lineno
+        # Checks count from the end of the assignment (or of the loop's iterable) on.
+        last = stmt.iter if isinstance(stmt, ast.For) else stmt
+        after = last.end_lineno or last.lineno
         for name in names:
             if _name_checked_after(fn, name, after, know):
                 return True
