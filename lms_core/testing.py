@@ -8,6 +8,10 @@ Fixtures:
 * ``lms``: a fresh :class:`~lms_core.runtime.LMS` with the built-in roles; every table is
   emptied after the test, so tests never see each other's rows.
 * ``factory``: a :class:`Factory` that makes users, courses and enrollments.
+* ``app``, ``client``, ``auth``: the web app over ``lms``, its test client and sign-in actions.
+  The client (:class:`LMSClient`, which every LMS app's ``test_client()`` returns) raises
+  :class:`ServerError` on any 5xx response, with the app's traceback, unless the test wraps
+  the request in ``with client.expect_server_error():``.
 """
 
 from __future__ import annotations
@@ -30,8 +34,21 @@ from lms_core.models import Course
 from lms_core.models import Enrollment
 from lms_core.models import User
 from lms_core.runtime import LMS
+from lms_core.web.testclient import ExpectedServerErrors
+from lms_core.web.testclient import LMSClient
+from lms_core.web.testclient import ServerError
 
-__all__ = ["Factory", "empty_database", "prepare_database"]
+__all__ = [
+    "ExpectedServerErrors",
+    "Factory",
+    "LMSClient",
+    "ServerError",
+    "csrf_token",
+    "empty_database",
+    "json_of",
+    "prepare_database",
+    "text_of",
+]
 
 
 def prepare_database(url: str) -> None:
@@ -212,17 +229,26 @@ class AuthActions:
         self._client = client
 
     def login(self, email: str, password: str) -> Any:
+        """Post the sign-in form; returns the response (302 when it worked: assert it)."""
         page = self._client.get("/auth/login")
+        _assert_page(page, "/auth/login")
         token = _csrf_from(page.get_data(as_text=True))
         return self._client.post(
             "/auth/login", data={"email": email, "password": password, "csrf_token": token}
         )
 
     def logout(self) -> Any:
+        """Post the sign-out form from the dashboard; returns the response (302)."""
         page = self._client.get("/")
+        _assert_page(page, "/")
         return self._client.post(
             "/auth/logout", data={"csrf_token": _csrf_from(page.get_data(as_text=True))}
         )
+
+
+def _assert_page(response: Any, path: str) -> None:
+    """A helper reads a form off a page: the page must be there (200)."""
+    assert response.status_code == 200, f"GET {path} answered {response.status}, not 200"
 
 
 def _csrf_from(html: str) -> str:
@@ -236,9 +262,34 @@ def _csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def text_of(response: Any, status: int = 200) -> str:
+    """The text of ``response``, after asserting that it answered ``status``.
+
+    ``assert "Saved" in text_of(client.get("/page"))`` reads like the plain version, but an
+    error page (or a 302 to the sign-in form) fails with its status instead of passing.
+    """
+    text = response.get_data(as_text=True)
+    assert response.status_code == status, (
+        f"{response.request.method} {response.request.path} answered {response.status}, "
+        f"not {status}:\n{text[:2000]}"
+    )
+    return str(text)
+
+
+def json_of(response: Any, status: int = 200) -> Any:
+    """The JSON body of ``response``, after asserting that it answered ``status``."""
+    assert response.status_code == status, (
+        f"{response.request.method} {response.request.path} answered {response.status}, "
+        f"not {status}:\n{response.get_data(as_text=True)[:2000]}"
+    )
+    return response.get_json()
+
+
 def csrf_token(client: Any, path: str = "/") -> str:
-    """A CSRF token for ``client``'s session, read from a page that has a form."""
-    return _csrf_from(client.get(path).get_data(as_text=True))
+    """A CSRF token for ``client``'s session, read from a page that has a form (200)."""
+    page = client.get(path)
+    _assert_page(page, path)
+    return _csrf_from(page.get_data(as_text=True))
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from flask import got_request_exception
 from flask import jsonify
 from flask import render_template
 from flask import request
@@ -47,6 +48,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
         log.exception("unhandled error on %s %s", request.method, request.path)
+        # Handling every exception here keeps Flask from sending this signal itself; send it,
+        # so error reporters (and the test client, which fails the test) still hear of it.
+        got_request_exception.send(app, exception=exc)
         title, text = MESSAGES[500]
         if _is_api():
             response = jsonify(type="about:blank", title=title, status=500, detail=text)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from liveserver import LiveServer
 
 CHROMIUM = os.environ.get("LMS_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -83,26 +83,12 @@ def page(new_page: Callable[..., Any]) -> Any:
     return new_page()
 
 
-class LiveServer:
-    """A werkzeug server for one app in a background thread."""
-
-    def __init__(self, app: Any) -> None:
-        from werkzeug.serving import make_server
-
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
 def serve() -> Iterator[Callable[[Any], str]]:
-    """``serve(app)`` starts a live server for ``app`` and returns its base URL."""
+    """``serve(app)`` starts a live server for ``app`` and returns its base URL.
+
+    The test fails (at teardown) if any request to it answered 5xx.
+    """
     servers: list[LiveServer] = []
 
     def start(app: Any) -> str:
@@ -115,6 +101,9 @@ def serve() -> Iterator[Callable[[Any], str]]:
     finally:
         for server in servers:
             server.stop()
+    errors = [error for server in servers for error in server.errors]
+    if errors:
+        pytest.fail("the live server answered with a server error:\n" + "\n".join(errors))
 
 
 @pytest.fixture
@@ -126,7 +115,7 @@ def live_server(lms: Any, serve: Callable[[Any], str]) -> str:
 
 
 def sign_in(page: Any, base_url: str, email: str, password: str = PASSWORD) -> None:
-    page.goto(f"{base_url}/auth/login")
+    assert page.goto(f"{base_url}/auth/login").status == 200
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(password)
     page.locator("main").get_by_role("button", name="Sign in").click()

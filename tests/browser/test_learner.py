@@ -19,7 +19,7 @@ def test_a_learner_finds_enrolls_completes_and_sees_it_on_the_dashboard(
     sign_in(page, live_server, "ada@example.com")
     expect(page.get_by_role("heading", name="Welcome, Ada Lovelace")).to_be_visible()
 
-    page.goto(f"{live_server}/courses")
+    assert page.goto(f"{live_server}/courses").status == 200
     page.get_by_role("searchbox", name="Search").fill("lab safety")
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_text("1 course", exact=True)).to_be_visible()

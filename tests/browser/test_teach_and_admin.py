@@ -49,7 +49,7 @@ def test_a_course_creator_creates_and_publishes_a_course_learners_then_find(
 
     learner = new_page()
     sign_in(learner, live_server, "ada@example.com")
-    learner.goto(f"{live_server}/courses?q=solvents")
+    assert learner.goto(f"{live_server}/courses?q=solvents").status == 200
     learner.get_by_role("link", name="Handling solvents").click()
     expect(learner.get_by_role("heading", name="Handling solvents", level=1)).to_be_visible()
     expect(learner.get_by_role("button", name="Enroll")).to_be_visible()
@@ -76,13 +76,13 @@ def test_an_admin_turns_a_plugin_off_and_on_and_its_menu_item_follows(nav_site, 
     item.click()
     expect(page.get_by_text("A page from the nav plugin.")).to_be_visible()
 
-    page.goto(f"{nav_site}/admin/plugins")
+    assert page.goto(f"{nav_site}/admin/plugins").status == 200
     card = page.locator("#plugin-navplugin")
     card.get_by_role("button", name="Disable").click()
     expect(card.get_by_role("button", name="Enable")).to_be_visible()
     expect(item).to_have_count(0)
     assert page.goto(f"{nav_site}/navplugin/").status == 404
-    page.goto(f"{nav_site}/admin/plugins")
+    assert page.goto(f"{nav_site}/admin/plugins").status == 200
 
     card.get_by_role("button", name="Enable").click()
     expect(card.get_by_role("button", name="Disable")).to_be_visible()
@@ -108,7 +108,7 @@ def test_a_bad_csv_import_shows_the_rejected_rows_and_imports_nothing(
     )
     page = new_page()
     sign_in(page, live_server, "root@example.com")
-    page.goto(f"{live_server}/admin/users/import")
+    assert page.goto(f"{live_server}/admin/users/import").status == 200
     page.get_by_label("CSV file").set_input_files(str(csv_file))
     page.get_by_role("button", name="Import").click()
 

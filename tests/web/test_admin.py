@@ -26,6 +26,7 @@ from lms_core.services.permissions import can
 from lms_core.services.plugins import settings_for
 from lms_core.testing import AuthActions
 from lms_core.testing import csrf_token
+from lms_core.testing import text_of
 from lms_core.web import create_app
 
 PASSWORD = "admin password 123"
@@ -42,7 +43,7 @@ def _reset_flaky():
 @pytest.fixture
 def admin(factory, auth):
     user = factory.admin("ada@example.com", password=PASSWORD, name="Ada Admin")
-    auth.login("ada@example.com", PASSWORD)
+    assert auth.login("ada@example.com", PASSWORD).status_code == 302
     return user
 
 
@@ -62,7 +63,7 @@ def _serve(site):
 
 def test_a_learner_gets_403_on_the_admin_area(factory, auth, client):
     factory.user("lee@example.com", password=PASSWORD)
-    auth.login("lee@example.com", PASSWORD)
+    assert auth.login("lee@example.com", PASSWORD).status_code == 302
     assert client.get("/admin/").status_code == 403
     assert client.get("/admin/users").status_code == 403
 
@@ -70,8 +71,8 @@ def test_a_learner_gets_403_on_the_admin_area(factory, auth, client):
 def test_a_manager_sees_users_but_may_not_create_them(factory, auth, client):
     factory.user("mo@example.com", roles=("manager",), password=PASSWORD)
     factory.user("someone@example.com", department="Sales")
-    auth.login("mo@example.com", PASSWORD)
-    index = client.get("/admin/").get_data(as_text=True)
+    assert auth.login("mo@example.com", PASSWORD).status_code == 302
+    index = text_of(client.get("/admin/"))
     assert "/admin/users" in index and "/admin/plugins" not in index
     page = client.get("/admin/users?q=sales")
     assert page.status_code == 200
@@ -87,7 +88,7 @@ def test_a_manager_sees_users_but_may_not_create_them(factory, auth, client):
 
 
 def test_the_admin_index_lists_every_admin_page(admin, client):
-    html = client.get("/admin/").get_data(as_text=True)
+    html = text_of(client.get("/admin/"))
     for path in ("users", "groups", "roles", "audit", "plugins", "deliveries"):
         assert f'href="/admin/{path}"' in html
 
@@ -140,7 +141,7 @@ def test_admin_creates_edits_and_deactivates_a_user(admin, client, app, lms, fac
     bea = _user(lms, "bea@example.com")
     boss = _user(lms, "boss@example.com")
     assert bea.department == "Sales" and bea.location == "Lisbon" and bea.manager_id == boss.id
-    assert "Bea@Example.com" in client.get("/admin/users").get_data(as_text=True)
+    assert "Bea@Example.com" in text_of(client.get("/admin/users"))
 
     edited = client.post(
         f"/admin/users/{bea.id}",
@@ -177,7 +178,7 @@ def test_admin_creates_edits_and_deactivates_a_user(admin, client, app, lms, fac
     assert _user(lms, "bea@example.com").is_active is False
     other = app.test_client()
     refused = AuthActions(other).login("bea@example.com", "bea password 123")
-    assert "deactivated" in refused.get_data(as_text=True)
+    assert "deactivated" in text_of(refused)
     assert other.get("/").status_code == 302  # still signed out
     assert (
         client.post(f"/admin/users/{bea.id}/reactivate", data={"csrf_token": token}).status_code
@@ -191,7 +192,7 @@ def test_an_admin_cannot_deactivate_themselves(admin, client, lms):
     response = client.post(
         f"/admin/users/{admin.id}/deactivate", data={"csrf_token": token}, follow_redirects=True
     )
-    assert "You cannot deactivate your own account." in response.get_data(as_text=True)
+    assert "You cannot deactivate your own account." in text_of(response)
     assert _user(lms, "ada@example.com").is_active is True
 
 
@@ -278,7 +279,7 @@ def test_the_users_list_costs_the_same_queries_for_5_and_50_users(admin, client,
 
     for i in range(4):
         factory.user(f"few{i}@example.com", department="Sales", location="Porto")
-    client.get("/admin/users")  # warm up
+    assert client.get("/admin/users").status_code == 200  # warm up
     few = count()
     for i in range(46):
         factory.user(f"many{i}@example.com", department="Sales", location="Porto")
@@ -313,11 +314,11 @@ def test_a_group_with_a_rule_shows_the_matching_members(admin, client, factory):
         },
     )
     assert response.status_code == 302
-    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    page = text_of(client.get(response.headers["Location"]))
     assert "s1@example.com" in page and "s2@example.com" in page
     assert "s3@example.com" not in page and "o1@example.com" not in page
     assert "Members follow the rule" in page and 'name="emails"' not in page
-    listing = client.get("/admin/groups").get_data(as_text=True)
+    listing = text_of(client.get("/admin/groups"))
     assert re.search(r"Lisbon sales</a></td>\s*<td>department</td>\s*<td>2</td>", listing)
 
 
@@ -328,6 +329,7 @@ def test_manual_group_members_are_added_by_email_and_removed(admin, client, fact
     created = client.post(
         "/admin/groups", data={"csrf_token": token, "name": "Cohort 1", "kind": "custom"}
     )
+    assert created.status_code == 302
     url = created.headers["Location"]
     group_id = int(url.rstrip("/").rsplit("/", 1)[1])
     unknown = client.post(
@@ -343,13 +345,13 @@ def test_manual_group_members_are_added_by_email_and_removed(admin, client, fact
         data={"csrf_token": token, "emails": "m1@example.com\nM2@example.com"},
     )
     assert added.status_code == 302
-    page = client.get(url).get_data(as_text=True)
+    page = text_of(client.get(url))
     assert "Members (2)" in page
     removed = client.post(
         f"/admin/groups/{group_id}/members/{m2.id}/remove", data={"csrf_token": token}
     )
     assert removed.status_code == 302
-    assert "Members (1)" in client.get(url).get_data(as_text=True)
+    assert "Members (1)" in text_of(client.get(url))
 
 
 # -- roles --------------------------------------------------------------------------------
@@ -358,7 +360,7 @@ def test_manual_group_members_are_added_by_email_and_removed(admin, client, fact
 def test_roles_create_assign_in_a_course_and_revoke(admin, client, factory, lms):
     course = factory.course("SAFE-1", title="Safety")
     factory.user("rita@example.com")
-    page = client.get("/admin/roles").get_data(as_text=True)
+    page = text_of(client.get("/admin/roles"))
     assert "all permissions" in page and 'value="course.edit"' in page
     token = csrf_token(client, "/admin/roles")
     bad = client.post(
@@ -422,7 +424,7 @@ def test_roles_create_assign_in_a_course_and_revoke(admin, client, factory, lms)
                 RoleAssignment.user_id == rita.id, RoleAssignment.course_id == course.id
             )
         ).one()
-    listing = client.get("/admin/roles?role=reviewer").get_data(as_text=True)
+    listing = text_of(client.get("/admin/roles?role=reviewer"))
     assert "rita@example.com" in listing and "course SAFE-1" in listing
 
     revoked = client.post(
@@ -503,7 +505,7 @@ def test_the_instructor_role_is_given_per_course_and_the_pages_say_so(admin, cli
 def test_the_admin_role_cannot_lose_its_wildcard(admin, client, lms):
     with lms.session() as session:
         admin_role_id = session.scalars(select(Role.id).where(Role.name == "admin")).one()
-    page = client.get(f"/admin/roles/{admin_role_id}").get_data(as_text=True)
+    page = text_of(client.get(f"/admin/roles/{admin_role_id}"))
     assert "all permissions" in page and 'name="permissions"' not in page
 
 
@@ -514,18 +516,18 @@ def test_the_audit_log_filters_by_action_prefix(admin, client, factory, lms):
     learner = factory.user("lu@example.com")
     with lms.transaction(admin) as ctx:
         role_service.assign_role(ctx, learner, "course_creator")
-    everything = client.get("/admin/audit").get_data(as_text=True)
+    everything = text_of(client.get("/admin/audit"))
     assert "<code>user.create</code>" in everything and "<code>role.assign</code>" in everything
-    filtered = client.get("/admin/audit?action=role.").get_data(as_text=True)
+    filtered = text_of(client.get("/admin/audit?action=role."))
     assert "<code>role.assign</code>" in filtered and "<code>user.create</code>" not in filtered
-    by_actor = client.get("/admin/audit?actor=ada@example.com").get_data(as_text=True)
+    by_actor = text_of(client.get("/admin/audit?actor=ada@example.com"))
     assert "<code>role.assign</code>" in by_actor and "<code>user.create</code>" not in by_actor
     unknown = client.get("/admin/audit?actor=ghost@example.com&since=yesterday")
     assert unknown.status_code == 400
     html = unknown.get_data(as_text=True)
     assert "There is no user with the email ghost@example.com" in html
     assert "is not a date" in html
-    future = client.get("/admin/audit?since=2999-01-01").get_data(as_text=True)
+    future = text_of(client.get("/admin/audit?since=2999-01-01"))
     assert "No entries match." in future
 
 
@@ -536,8 +538,8 @@ def test_plugins_page_toggles_plugins_and_explains_refusals(lms_factory, factory
     site = lms_factory(["sample_plugins.recorder", "sample_plugins.gate"])
     factory.admin("ada@example.com", password=PASSWORD)
     client = _serve(site)
-    AuthActions(client).login("ada@example.com", PASSWORD)
-    page = client.get("/admin/plugins").get_data(as_text=True)
+    assert AuthActions(client).login("ada@example.com", PASSWORD).status_code == 302
+    page = text_of(client.get("/admin/plugins"))
     assert "Recorder" in page and "Gate" in page and "Requires: recorder" in page
     token = csrf_token(client, "/admin/plugins")
 
@@ -579,8 +581,8 @@ def test_deliveries_page_shows_a_failed_delivery_and_retries_it(lms_factory, fac
             .values(status=DeliveryStatus.FAILED, attempts=8)
         )
     client = _serve(site)
-    AuthActions(client).login("ada@example.com", PASSWORD)
-    page = client.get("/admin/deliveries").get_data(as_text=True)
+    assert AuthActions(client).login("ada@example.com", PASSWORD).status_code == 302
+    page = text_of(client.get("/admin/deliveries"))
     assert f'id="delivery-{delivery.id}"' in page and "flaky is down" in page
     token = csrf_token(client, "/admin/deliveries")
 
@@ -597,7 +599,7 @@ def test_deliveries_page_shows_a_failed_delivery_and_retries_it(lms_factory, fac
     assert done.status_code == 302
     with site.session() as session:
         assert session.get(Delivery, delivery.id).status == DeliveryStatus.DELIVERED
-    assert "Every delivery went through." in client.get("/admin/deliveries").get_data(as_text=True)
+    assert "Every delivery went through." in text_of(client.get("/admin/deliveries"))
 
 
 @attrs.define
@@ -621,8 +623,8 @@ def test_plugin_settings_form_validates_and_saves(lms_factory, factory):
     site = lms_factory([_tuned_plugin()])
     factory.admin("ada@example.com", password=PASSWORD)
     client = _serve(site)
-    AuthActions(client).login("ada@example.com", PASSWORD)
-    page = client.get("/admin/plugins").get_data(as_text=True)
+    assert AuthActions(client).login("ada@example.com", PASSWORD).status_code == 302
+    page = text_of(client.get("/admin/plugins"))
     assert 'name="s-greeting" value="hello"' in page and 'name="s-limit" value="3"' in page
     token = csrf_token(client, "/admin/plugins")
     bad = client.post(

@@ -13,6 +13,8 @@ from lms_core.models import ApiToken
 from lms_core.models import AuditEntry
 from lms_core.services import tokens as token_service
 from lms_core.testing import csrf_token
+from lms_core.testing import json_of
+from lms_core.testing import text_of
 
 PASSWORD = "correct horse battery"
 
@@ -98,12 +100,16 @@ def test_requests_without_or_with_a_bad_token_get_401_problems(client, lms, lear
     is_problem(client.get("/api/v1/me", headers=bearer(secret + "x")), 401)
     is_problem(client.get("/api/v1/me", headers=bearer("lms_nonsense")), 401)
     is_problem(client.get("/api/v1/me", headers={"Authorization": f"Basic {secret}"}), 401)
-    for response in (client.get("/api/v1/me"), client.get("/api/v1/me", headers=bearer(secret))):
+    for response, status in (
+        (client.get("/api/v1/me"), 401),
+        (client.get("/api/v1/me", headers=bearer(secret)), 200),
+    ):
+        assert response.status_code == status
         assert "Set-Cookie" not in response.headers
 
 
 def test_a_signed_in_browser_session_does_not_authenticate_the_api(client, auth, learner):
-    auth.login("lee@example.com", PASSWORD)
+    assert auth.login("lee@example.com", PASSWORD).status_code == 302
     assert client.get("/").status_code == 200
     is_problem(client.get("/api/v1/me"), 401)
     # And a token on an HTML page is not a sign-in either.
@@ -157,20 +163,20 @@ def test_last_used_is_written_at_most_once_a_minute(client, lms, learner):
             return session.scalars(select(ApiToken.last_used_at)).one()
 
     assert last_used() is None
-    client.get("/api/v1/me", headers=bearer(secret))
+    assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
     first = last_used()
     assert first is not None
-    client.get("/api/v1/me", headers=bearer(secret))
+    assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
     assert last_used() == first
     earlier = first - dt.timedelta(minutes=5)
     with lms.engine.begin() as conn:
         conn.execute(update(ApiToken).values(last_used_at=earlier))
-    client.get("/api/v1/me", headers=bearer(secret))
+    assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
     assert last_used() > earlier
 
 
 def test_the_tokens_page_shows_the_secret_once_then_only_the_prefix(client, auth, lms, learner):
-    auth.login("lee@example.com", PASSWORD)
+    assert auth.login("lee@example.com", PASSWORD).status_code == 302
     page = client.get("/profile/tokens")
     assert page.status_code == 200 and "no tokens yet" in page.get_data(as_text=True)
     token = csrf_token(client, "/profile/tokens")
@@ -179,7 +185,7 @@ def test_the_tokens_page_shows_the_secret_once_then_only_the_prefix(client, auth
     assert created.status_code == 201
     secret = re.search(r'value="(lms_[^"]+)"', html).group(1)
     assert "shown only this once" in html
-    again = client.get("/profile/tokens").get_data(as_text=True)
+    again = text_of(client.get("/profile/tokens"))
     assert secret not in again
     assert f"lms_{secret[4:12]}" in again and "ci job" in again
 
@@ -193,13 +199,13 @@ def test_the_tokens_page_shows_the_secret_once_then_only_the_prefix(client, auth
         data={"csrf_token": csrf_token(client, "/profile/tokens")},
     )
     assert revoked.status_code == 302
-    assert "revoked" in client.get("/profile/tokens").get_data(as_text=True)
+    assert "revoked" in text_of(client.get("/profile/tokens"))
     is_problem(api_client.get("/api/v1/me", headers=bearer(secret)), 401)
 
 
 def test_the_tokens_page_needs_csrf_a_name_and_a_sign_in(client, auth, learner):
     assert client.get("/profile/tokens").status_code == 302
-    auth.login("lee@example.com", PASSWORD)
+    assert auth.login("lee@example.com", PASSWORD).status_code == 302
     assert client.post("/profile/tokens", data={"name": "x"}).status_code == 400
     token = csrf_token(client, "/profile/tokens")
     blank = client.post("/profile/tokens", data={"name": "  ", "csrf_token": token})
@@ -230,18 +236,18 @@ def test_user_crud(admin_api, learner):
     kim = created.get_json()
     assert kim["email"] == "Kim@Example.com" and kim["is_active"] is True
     assert kim["department"] == "Sales" and kim["last_login_at"] is None
-    got = admin_api.get(f"/users/{kim['id']}").get_json()
+    got = json_of(admin_api.get(f"/users/{kim['id']}"))
     assert got == kim
     patched = admin_api.patch(f"/users/{kim['id']}", json={"department": None, "name": "Kim Lee"})
     assert patched.status_code == 200
     assert patched.get_json()["department"] is None and patched.get_json()["name"] == "Kim Lee"
     assert patched.get_json()["location"] is None
-    listed = admin_api.get("/users?q=kim").get_json()
+    listed = json_of(admin_api.get("/users?q=kim"))
     assert [u["email"] for u in listed["items"]] == ["Kim@Example.com"]
     is_problem(admin_api.post("/users", json={"email": "kim@example.com"}), 409)
     is_problem(admin_api.get("/users/999999"), 404)
-    assert admin_api.post(f"/users/{kim['id']}/deactivate").get_json()["is_active"] is False
-    assert admin_api.get("/users?active=false").get_json()["total"] == 1
+    assert json_of(admin_api.post(f"/users/{kim['id']}/deactivate"))["is_active"] is False
+    assert json_of(admin_api.get("/users?active=false"))["total"] == 1
 
 
 def test_validation_errors_are_422_problems_naming_the_field(admin_api):
@@ -299,9 +305,9 @@ def test_groups_and_members(admin_api, learner, factory):
         422,
     )
     assert body["field"] == "emails" and "ghost@example.com" in body["detail"]
-    listed = admin_api.get("/groups").get_json()
+    listed = json_of(admin_api.get("/groups"))
     assert listed["items"][0]["member_count"] == 2
-    assert admin_api.get(f"/groups/{group['id']}").get_json()["member_count"] == 2
+    assert json_of(admin_api.get(f"/groups/{group['id']}"))["member_count"] == 2
     is_problem(admin_api.post("/groups", json={"name": "sales TEAM"}), 409)
 
 
@@ -319,7 +325,7 @@ def test_course_lifecycle_lessons_enrollment_and_completion(
     cid = course["id"]
     # Drafts are invisible to learners.
     is_problem(learner_api.get(f"/courses/{cid}"), 404)
-    assert learner_api.get("/courses").get_json()["total"] == 0
+    assert json_of(learner_api.get("/courses"))["total"] == 0
     is_problem(admin_api.post(f"/courses/{cid}/publish"), 422)  # no lessons yet
 
     lessons = []
@@ -331,20 +337,21 @@ def test_course_lifecycle_lessons_enrollment_and_completion(
         lessons.append(response.get_json())
     assert [lesson["position"] for lesson in lessons] == [1, 2, 3]
     extra = admin_api.patch(f"/courses/{cid}/lessons/{lessons[2]['id']}", json={"required": False})
-    assert extra.get_json()["required"] is False
+    assert extra.status_code == 200 and extra.get_json()["required"] is False
     assert admin_api.delete(f"/courses/{cid}/lessons/{lessons[1]['id']}").status_code == 204
     is_problem(admin_api.delete(f"/courses/{cid}/lessons/{lessons[1]['id']}"), 404)
     is_problem(admin_api.post(f"/courses/{cid}/lessons", json={"title": ""}), 422)
     is_problem(learner_api.post(f"/courses/{cid}/lessons", json={"title": "Mine"}), 403)
 
-    assert admin_api.post(f"/courses/{cid}/publish").get_json()["status"] == "published"
+    assert json_of(admin_api.post(f"/courses/{cid}/publish"))["status"] == "published"
     patched = admin_api.patch(f"/courses/{cid}", json={"summary": "Stay safe", "capacity": None})
+    assert patched.status_code == 200
     assert patched.get_json()["summary"] == "Stay safe" and patched.get_json()["capacity"] is None
     is_problem(learner_api.patch(f"/courses/{cid}", json={"title": "Mine"}), 403)
 
     # The learner sees the course but not lesson content until enrolled.
-    assert learner_api.get("/courses").get_json()["total"] == 1
-    before = learner_api.get(f"/courses/{cid}/lessons").get_json()
+    assert json_of(learner_api.get("/courses"))["total"] == 1
+    before = json_of(learner_api.get(f"/courses/{cid}/lessons"))
     assert before["total"] == 2 and before["items"][0]["body"] is None
 
     enrolled = learner_api.post(f"/courses/{cid}/enrollments")
@@ -353,7 +360,7 @@ def test_course_lifecycle_lessons_enrollment_and_completion(
     assert enrollment["status"] == "active" and enrollment["source"] == "self"
     assert enrollment["progress"] == {"done": 0, "total": 1, "percent": 0}
     assert learner_api.post(f"/courses/{cid}/enrollments").status_code == 200
-    after = learner_api.get(f"/courses/{cid}/lessons").get_json()
+    after = json_of(learner_api.get(f"/courses/{cid}/lessons"))
     assert after["items"][0]["body"] == "About Intro"
 
     eid = enrollment["id"]
@@ -362,16 +369,16 @@ def test_course_lifecycle_lessons_enrollment_and_completion(
     assert done.get_json()["status"] == "completed"
     assert done.get_json()["progress"]["percent"] == 100
     assert done.get_json()["completed_lesson_ids"] == [lessons[0]["id"]]
-    mine = learner_api.get("/me/enrollments").get_json()
+    mine = json_of(learner_api.get("/me/enrollments"))
     assert mine["total"] == 1 and mine["items"][0]["status"] == "completed"
-    assert learner_api.get("/me/enrollments?status=active").get_json()["total"] == 0
+    assert json_of(learner_api.get("/me/enrollments?status=active"))["total"] == 0
 
-    roster = admin_api.get(f"/courses/{cid}/enrollments").get_json()
+    roster = json_of(admin_api.get(f"/courses/{cid}/enrollments"))
     assert roster["items"][0]["user_email"] == "lee@example.com"
     assert roster["items"][0]["progress"]["percent"] == 100
     is_problem(learner_api.get(f"/courses/{cid}/enrollments"), 403)
 
-    assert admin_api.post(f"/courses/{cid}/archive").get_json()["status"] == "archived"
+    assert json_of(admin_api.post(f"/courses/{cid}/archive"))["status"] == "archived"
     # Enrolled learners keep access to an archived course's record.
     assert learner_api.get(f"/courses/{cid}").status_code == 200
 
@@ -398,10 +405,10 @@ def test_managers_enroll_others_through_the_api_and_learners_withdraw(
         == 201
     )
     eid = by_email.get_json()["id"]
-    lesson_id = learner_api.get(f"/courses/{course.id}/lessons").get_json()["items"][0]["id"]
+    lesson_id = json_of(learner_api.get(f"/courses/{course.id}/lessons"))["items"][0]["id"]
     # Only the learner marks their lessons done.
     is_problem(admin_api.post(f"/enrollments/{eid}/lessons/{lesson_id}/complete"), 403)
-    progressed = learner_api.post(f"/enrollments/{eid}/lessons/{lesson_id}/complete").get_json()
+    progressed = json_of(learner_api.post(f"/enrollments/{eid}/lessons/{lesson_id}/complete"))
     assert progressed["progress"] == {"done": 1, "total": 2, "percent": 50}
     withdrawn = learner_api.post(f"/enrollments/{eid}/withdraw")
     assert withdrawn.status_code == 200 and withdrawn.get_json()["status"] == "withdrawn"
@@ -473,14 +480,14 @@ def test_an_instructor_of_one_course_is_refused_another_courses_endpoints(client
 def test_lists_are_paginated(admin_api, factory):
     for i in range(5):
         factory.course(f"P-{i}", title=f"Course {i}", lessons=1)
-    first = admin_api.get("/courses?per_page=2").get_json()
+    first = json_of(admin_api.get("/courses?per_page=2"))
     assert (first["page"], first["per_page"], first["total"]) == (1, 2, 5)
     assert [c["code"] for c in first["items"]] == ["P-0", "P-1"]
-    third = admin_api.get("/courses?per_page=2&page=3").get_json()
+    third = json_of(admin_api.get("/courses?per_page=2&page=3"))
     assert [c["code"] for c in third["items"]] == ["P-4"]
-    assert admin_api.get("/courses?page=9").get_json()["items"] == []
-    assert admin_api.get("/courses?per_page=1000").get_json()["per_page"] == 200
-    default = admin_api.get("/users").get_json()
+    assert json_of(admin_api.get("/courses?page=9"))["items"] == []
+    assert json_of(admin_api.get("/courses?per_page=1000"))["per_page"] == 200
+    default = json_of(admin_api.get("/users"))
     assert default["page"] == 1 and default["per_page"] == 50
     is_problem(admin_api.get("/courses?per_page=0"), 422)
 
@@ -528,11 +535,11 @@ def test_the_openapi_document_matches_the_routes(app, client):
 
 def test_the_openapi_document_validates(client):
     validator = pytest.importorskip("openapi_spec_validator")
-    validator.validate(client.get("/api/v1/openapi.json").get_json())
+    validator.validate(json_of(client.get("/api/v1/openapi.json")))
 
 
 def test_every_documented_component_reference_resolves(client):
-    doc = client.get("/api/v1/openapi.json").get_json()
+    doc = json_of(client.get("/api/v1/openapi.json"))
     refs = set(re.findall(r'"\$ref": "#/components/(\w+)/(\w+)"', str(doc).replace("'", '"')))
     assert refs
     for section, name in refs:

@@ -22,6 +22,7 @@ from lms_core.config import MailConfig
 from lms_core.mail import drain as drain_mail
 from lms_core.runtime import LMS
 from lms_core.testing import csrf_token
+from lms_core.testing import text_of
 from lms_core.web import create_app
 from lms_core.web.auth import safe_next
 
@@ -37,22 +38,22 @@ def test_signing_in_and_out(client, auth, learner):
     assert client.get("/").status_code == 302
     response = auth.login("LEE@example.com", PASSWORD)
     assert response.status_code == 302 and response.headers["Location"] == "/"
-    assert "Welcome, Lee" in client.get("/").get_data(as_text=True)
-    auth.logout()
+    assert "Welcome, Lee" in text_of(client.get("/"))
+    assert auth.logout().status_code == 302
     assert client.get("/").status_code == 302
 
 
 def test_a_wrong_password_and_an_unknown_account_get_the_same_message(client, auth, learner):
-    wrong = auth.login("lee@example.com", "not the password").get_data(as_text=True)
-    unknown = auth.login("nobody@example.com", "not the password").get_data(as_text=True)
+    wrong = text_of(auth.login("lee@example.com", "not the password"))
+    unknown = text_of(auth.login("nobody@example.com", "not the password"))
     message = "The email or password is not correct."
     assert message in wrong and message in unknown
 
 
 def test_repeated_failures_lock_the_account_for_a_while(client, auth, learner, lms):
     for _ in range(lms.config.auth.max_failed_logins):
-        auth.login("lee@example.com", "wrong password!")
-    page = auth.login("lee@example.com", PASSWORD).get_data(as_text=True)
+        assert auth.login("lee@example.com", "wrong password!").status_code == 200
+    page = text_of(auth.login("lee@example.com", PASSWORD), status=429)
     assert "Too many failed sign-in attempts" in page
     assert client.get("/").status_code == 302
 
@@ -90,7 +91,7 @@ def test_a_deactivated_user_cannot_sign_in(client, auth, learner, lms):
 
     with lms.transaction(system=True) as ctx:
         deactivate_user(ctx, ctx.attach(learner))
-    page = auth.login("lee@example.com", PASSWORD).get_data(as_text=True)
+    page = text_of(auth.login("lee@example.com", PASSWORD))
     assert "This account is deactivated" in page
 
 
@@ -119,7 +120,7 @@ def test_next_only_goes_to_this_site(client, auth, learner):
             "csrf_token": token,
         },
     )
-    assert response.headers["Location"] == "/"
+    assert response.status_code == 302 and response.headers["Location"] == "/"
 
 
 def test_forms_without_a_csrf_token_are_refused(client, learner):
@@ -131,7 +132,7 @@ def test_forms_without_a_csrf_token_are_refused(client, learner):
 
 
 def test_changing_the_password_needs_the_current_one(client, auth, learner):
-    auth.login("lee@example.com", PASSWORD)
+    assert auth.login("lee@example.com", PASSWORD).status_code == 302
     token = csrf_token(client, "/auth/password")
     page = client.post(
         "/auth/password",
@@ -141,8 +142,9 @@ def test_changing_the_password_needs_the_current_one(client, auth, learner):
             "confirm": "a new passphrase",
             "csrf_token": token,
         },
-    ).get_data(as_text=True)
-    assert "The current password is not correct." in page
+    )
+    assert page.status_code == 200
+    assert "The current password is not correct." in page.get_data(as_text=True)
     short = client.post(
         "/auth/password",
         data={
@@ -151,8 +153,9 @@ def test_changing_the_password_needs_the_current_one(client, auth, learner):
             "confirm": "short",
             "csrf_token": token,
         },
-    ).get_data(as_text=True)
-    assert "at least 10 characters" in short
+    )
+    assert short.status_code == 200
+    assert "at least 10 characters" in short.get_data(as_text=True)
     done = client.post(
         "/auth/password",
         data={
@@ -163,7 +166,7 @@ def test_changing_the_password_needs_the_current_one(client, auth, learner):
         },
     )
     assert done.status_code == 302
-    auth.logout()
+    assert auth.logout().status_code == 302
     assert auth.login("lee@example.com", "a new passphrase").status_code == 302
 
 
@@ -240,7 +243,7 @@ def test_a_password_can_be_reset_through_a_mailed_one_time_link(mail_client, lea
     )
     assert done.status_code == 302
     # used once: the link no longer works
-    again = client.get(link, follow_redirects=True).get_data(as_text=True)
+    again = text_of(client.get(link, follow_redirects=True))
     assert "already been used" in again
     token = csrf_token(client, "/auth/login")
     assert (
@@ -274,6 +277,7 @@ def _ask_for_a_reset(client, address):
     """Ask, and close the answer as a WSGI server does once it is sent (the mail goes then)."""
     token = csrf_token(client, "/auth/reset")
     with client.post("/auth/reset", data={"email": address, "csrf_token": token}) as response:
+        assert response.status_code == 302  # to the sign-in page, account or not
         return response
 
 
@@ -287,7 +291,7 @@ def _median_seconds(send, n=5) -> float:
     times = []
     for _ in range(n):
         start = time.perf_counter()
-        send()
+        send()  # status: timing only; the tests assert each request's answer
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -352,12 +356,13 @@ def test_a_reset_request_answers_alike_when_mail_is_down_and_logs_no_link(
 
 
 def test_a_forged_reset_link_is_refused(client):
-    page = client.get("/auth/reset/not-a-token", follow_redirects=True).get_data(as_text=True)
+    page = text_of(client.get("/auth/reset/not-a-token", follow_redirects=True))
     assert "not valid" in page
 
 
 def test_responses_carry_security_headers_and_safe_cookies(client, auth, learner):
     response = client.get("/auth/login")
+    assert response.status_code == 200
     csp = response.headers["Content-Security-Policy"]
     assert (
         "script-src 'self'" in csp
@@ -365,7 +370,9 @@ def test_responses_carry_security_headers_and_safe_cookies(client, auth, learner
         and "frame-ancestors 'none'" in csp
     )
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    cookie = auth.login("lee@example.com", PASSWORD).headers["Set-Cookie"]
+    signed_in = auth.login("lee@example.com", PASSWORD)
+    assert signed_in.status_code == 302
+    cookie = signed_in.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
 
 
@@ -380,13 +387,17 @@ def test_pages_behind_sign_in_and_pages_for_signed_in_users_are_not_stored(
     assert cache_control("/auth/login")[1] is None  # public, nobody signed in
     assert cache_control("/courses")[1] is None
     assert cache_control("/profile") == (302, "no-store")  # behind sign-in: to the sign-in page
-    assert auth.login("lee@example.com", PASSWORD).headers["Cache-Control"] == "no-store"
+    signed_in = auth.login("lee@example.com", PASSWORD)
+    assert signed_in.status_code == 302
+    assert signed_in.headers["Cache-Control"] == "no-store"
     for path in ("/", "/profile", "/courses", "/auth/password", "/profile/tokens"):
         assert cache_control(path) == (200, "no-store"), path
     with client.get("/static/app.css") as static:
         assert static.status_code == 200
         assert "no-store" not in static.headers.get("Cache-Control", "")
-    assert auth.logout().headers["Cache-Control"] == "no-store"
+    signed_out = auth.logout()
+    assert signed_out.status_code == 302
+    assert signed_out.headers["Cache-Control"] == "no-store"
 
 
 def test_api_responses_to_a_token_are_not_stored(client, lms, learner):
@@ -405,7 +416,9 @@ def test_cookies_are_secure_behind_https(lms_config):
     try:
         app = create_app(lms=site)
         assert app.config["SESSION_COOKIE_SECURE"] is True
-        assert "Strict-Transport-Security" in app.test_client().get("/auth/login").headers
+        page = app.test_client().get("/auth/login")
+        assert page.status_code == 200
+        assert "Strict-Transport-Security" in page.headers
     finally:
         site.dispose()
 
@@ -423,7 +436,8 @@ def test_error_pages_are_friendly_and_leak_nothing(lms):
     assert missing.status_code == 404 and "There is nothing at this address." in missing.get_data(
         as_text=True
     )
-    broken = client.get("/boom")
+    with client.expect_server_error():
+        broken = client.get("/boom")
     body = broken.get_data(as_text=True)
     assert broken.status_code == 500
     assert (
@@ -463,7 +477,7 @@ def test_two_web_workers_with_redis_share_the_sign_in_counters(lms_config, learn
         client = first.test_client()
         for _ in range(20):
             token = csrf_token(client, "/auth/login")
-            client.post(
+            failed = client.post(
                 "/auth/login",
                 data={
                     "email": "nobody@example.com",
@@ -471,6 +485,7 @@ def test_two_web_workers_with_redis_share_the_sign_in_counters(lms_config, learn
                     "csrf_token": token,
                 },
             )
+            assert failed.status_code == 200
         other = second.test_client()
         token = csrf_token(other, "/auth/login")
         refused = other.post(

@@ -185,7 +185,7 @@ def test_anonymous_visitors_are_refused_everywhere(app, objects):
     for rule, _access in protected_rules(app):
         url = url_for_rule(rule, objects["ids"])
         for method in methods_of(rule):
-            response = send(client, method, url, token)
+            response = send(client, method, url, token)  # status: collected in problems
             if url.startswith("/api/"):
                 ok = response.status_code == 401
             else:
@@ -221,7 +221,7 @@ def test_learners_are_refused_what_their_role_does_not_allow(lms, app, objects):
             bearer = objects["learner_token"] if url.startswith("/api/") else None
             for method in methods_of(rule):
                 checked += 1
-                response = send(client, method, url, token, bearer)
+                response = send(client, method, url, token, bearer)  # status: in problems
                 if response.status_code not in (403, 404):
                     problems.append(
                         f"{method} {url} ({rule.endpoint}, needs {access}) -> "
@@ -260,7 +260,7 @@ def test_an_instructor_of_another_course_is_refused_this_courses_routes(lms, app
             bearer = secret if url.startswith("/api/") else None
             for method in methods_of(rule):
                 checked += 1
-                response = send(client, method, url, token, bearer)
+                response = send(client, method, url, token, bearer)  # status: in problems
                 if response.status_code not in (403, 404):
                     problems.append(
                         f"{method} {url} ({rule.endpoint}, needs {access}) -> "

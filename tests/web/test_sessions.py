@@ -15,6 +15,7 @@ from lms_core.models import AuditEntry
 from lms_core.models import User
 from lms_core.services import sessions as session_service
 from lms_core.testing import csrf_token
+from lms_core.testing import text_of
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new passphrase"
@@ -106,7 +107,7 @@ def test_signing_out_leaves_the_users_other_sessions_signed_in(app, learner):
 
 def test_signing_out_is_audited(client, learner, lms):
     sign_in(client)
-    post_form(client, "/auth/logout")
+    assert post_form(client, "/auth/logout").status_code == 302
     (entry,) = _audit_actions(lms, "auth.logout")
     assert entry.target_id == str(learner.id)
 
@@ -234,7 +235,7 @@ def test_sign_out_everywhere_on_the_profile_ends_every_session_including_this_on
     response = post_form(client, "/auth/logout-everywhere", page="/profile")
     assert response.status_code == 302
     assert response.headers["Location"] == "/auth/login"
-    assert "signed out everywhere" in client.get("/auth/login").get_data(as_text=True)
+    assert "signed out everywhere" in text_of(client.get("/auth/login"))
     for browser in (client, phone, remembered):
         assert not is_signed_in(browser)
     (entry,) = _audit_actions(lms, "user.sessions_ended")
@@ -267,7 +268,7 @@ def _version_of(lms, user) -> int:
 def test_the_session_version_moves_with_each_event_that_ends_sessions(app, client, learner, lms):
     start = _version_of(lms, learner)
     sign_in(client)
-    post_form(client, "/auth/logout")
+    assert post_form(client, "/auth/logout").status_code == 302
     assert _version_of(lms, learner) == start  # one session ended, not all
     with lms.transaction(learner) as ctx:
         session_service.end_all_sessions(ctx, learner)

@@ -25,6 +25,7 @@ from lms_core.services import progress as progress_service
 from lms_core.services import roles as role_service
 from lms_core.services.users import create_user
 from lms_core.testing import csrf_token
+from lms_core.testing import text_of
 
 PASSWORD = "correct horse battery"
 
@@ -40,8 +41,10 @@ def teacher(factory: Any, auth: Any) -> Any:
 
 
 def _course_data(client: Any, **overrides: str) -> dict[str, str]:
+    """A filled-in course form (the token read off the dashboard's sign-out form, which
+    every signed-in user has, whether or not they may open the new-course page)."""
     data = {
-        "csrf_token": csrf_token(client, "/teach/courses/new"),
+        "csrf_token": csrf_token(client, "/"),
         "code": "SAFE-101",
         "title": "Safety first",
         "summary": "How to stay safe.",
@@ -262,7 +265,7 @@ def test_lessons_publish_and_archive(lms: Any, factory: Any, client: Any, teache
 
     # A course without lessons cannot be published; the service says why.
     response = client.post(f"{url}/publish", data={"csrf_token": token}, follow_redirects=True)
-    assert "LES-1 has no lessons yet" in _text(response)
+    assert "LES-1 has no lessons yet" in text_of(response)
     assert _course(lms, "LES-1").status == "draft"
 
     response = client.post(
@@ -311,7 +314,7 @@ def test_lessons_publish_and_archive(lms: Any, factory: Any, client: Any, teache
     )
     assert response.status_code == 400
 
-    page = _text(client.get(url))
+    page = text_of(client.get(url))
     assert "Move up" in page and "Move down" in page and "data-confirm" in page
     assert "Optional" in page and "Required" in page
 
@@ -323,7 +326,10 @@ def test_lessons_publish_and_archive(lms: Any, factory: Any, client: Any, teache
         client.post(f"{url}/lessons/{link}/move/up", data={"csrf_token": token}).status_code == 302
     )
     assert [t for t, _k, _r in _lessons(lms, course.id)] == ["Read the rules", "Welcome"]
-    client.post(f"{url}/lessons/{link}/move/down", data={"csrf_token": token})
+    assert (
+        client.post(f"{url}/lessons/{link}/move/down", data={"csrf_token": token}).status_code
+        == 302
+    )
     assert [t for t, _k, _r in _lessons(lms, course.id)] == ["Welcome", "Read the rules"]
 
     # Edit a lesson; a bad URL keeps the page with the message.
@@ -347,7 +353,7 @@ def test_lessons_publish_and_archive(lms: Any, factory: Any, client: Any, teache
     assert _lessons(lms, course.id)[1] == ("Rules", "link", True)
 
     response = client.post(f"{url}/publish", data={"csrf_token": token}, follow_redirects=True)
-    assert "LES-1 is published." in _text(response)
+    assert "LES-1 is published." in text_of(response)
     assert _course(lms, "LES-1").status == "published"
 
     assert (
@@ -357,7 +363,7 @@ def test_lessons_publish_and_archive(lms: Any, factory: Any, client: Any, teache
     assert _lessons(lms, course.id) == [("Rules", "link", True)]
 
     response = client.post(f"{url}/archive", data={"csrf_token": token}, follow_redirects=True)
-    assert "LES-1 is archived" in _text(response)
+    assert "LES-1 is archived" in text_of(response)
     assert _course(lms, "LES-1").status == "archived"
 
     # A lesson of another course is not reachable through this one.
@@ -385,7 +391,7 @@ def test_lesson_markdown_is_sanitized_on_the_learner_page(
     assert response.status_code == 302
     with lms.Session() as session:
         lesson_id = session.scalars(select(Lesson.id).where(Lesson.course_id == course.id)).one()
-    html = _text(client.get(f"/courses/{course.id}/lessons/{lesson_id}"))
+    html = text_of(client.get(f"/courses/{course.id}/lessons/{lesson_id}"))
     assert "<strong>Bold</strong>" in html
     assert "<script>alert" not in html
     assert "onerror" not in html
@@ -434,7 +440,7 @@ def test_roster_shows_progress_and_overdue(
     assert 'class="overdue"' in bob_row and "Overdue" in bob_row
     assert "Overdue" not in ann_row
 
-    overdue_only = _text(client.get(f"/teach/courses/{course.id}/learners?status=overdue"))
+    overdue_only = text_of(client.get(f"/teach/courses/{course.id}/learners?status=overdue"))
     assert "Bob Late" in overdue_only and "Ann Able" not in overdue_only
 
 
@@ -468,7 +474,7 @@ def test_roster_query_count_does_not_grow_with_learners(
 
     url = f"/teach/courses/{course.id}/learners"
     add_learners(3, 0)
-    client.get(url)  # warm-up
+    assert client.get(url).status_code == 200  # warm-up
     with counting() as few:
         response = client.get(url)
     assert response.status_code == 200
@@ -554,7 +560,7 @@ def test_enroll_a_group(lms: Any, factory: Any, client: Any, teacher: Any) -> No
         group_id = group.id
 
     url = f"/teach/courses/{small.id}/learners"
-    page = _text(client.get(url))
+    page = text_of(client.get(url))
     assert "Night shift" in page
     response = client.post(
         f"{url}/enroll-group", data={"csrf_token": csrf_token(client, url), "group": group_id}
@@ -569,7 +575,7 @@ def test_enroll_a_group(lms: Any, factory: Any, client: Any, teacher: Any) -> No
         data={"csrf_token": csrf_token(client, url), "group": group_id},
         follow_redirects=True,
     )
-    assert "Enrolled 2 members of Night shift in GRP-1" in _text(response)
+    assert "Enrolled 2 members of Night shift in GRP-1" in text_of(response)
     assert _status(lms, ann, course) == "active"
     assert _status(lms, bob, course) == "active"
 
@@ -584,7 +590,7 @@ def test_approve_and_decline_requests(lms: Any, factory: Any, client: Any, teach
     assert _status(lms, ann, course) == EnrollmentStatus.PENDING
 
     url = f"/teach/courses/{course.id}/learners"
-    html = _text(client.get(url))
+    html = text_of(client.get(url))
     assert "Requests to join (2)" in html
     with lms.Session() as session:
         ids = dict(
@@ -598,11 +604,12 @@ def test_approve_and_decline_requests(lms: Any, factory: Any, client: Any, teach
         data={"csrf_token": token},
         follow_redirects=True,
     )
-    assert "Ann Asker is enrolled." in _text(response)
+    assert "Ann Asker is enrolled." in text_of(response)
     assert _status(lms, ann, course) == "active"
-    client.post(
+    declined = client.post(
         f"/teach/courses/{course.id}/enrollments/{ids[bob.id]}/decline", data={"csrf_token": token}
     )
+    assert declined.status_code == 302
     assert _status(lms, bob, course) == "withdrawn"
     # An enrollment of another course is not reachable through this one.
     other = factory.course("APP-2", instructors=[teacher])
@@ -623,10 +630,10 @@ def test_roster_pages_by_fifty(lms: Any, factory: Any, client: Any, teacher: Any
             user = create_user(ctx, f"p{i:02d}@example.com", name=f"Person {i:02d}")
             enrollment_service.enroll(ctx, user, target)
     url = f"/teach/courses/{course.id}/learners"
-    first = _text(client.get(url))
+    first = text_of(client.get(url))
     assert first.count("lessons ·") == 50
     assert "Page 1 of 2" in first and "Person 00" in first and "Person 51" not in first
-    second = _text(client.get(f"{url}?page=2"))
+    second = text_of(client.get(f"{url}?page=2"))
     assert second.count("lessons ·") == 2
     assert "Person 50" in second and "Person 51" in second
-    assert "Nobody here with that status." in _text(client.get(f"{url}?status=completed"))
+    assert "Nobody here with that status." in text_of(client.get(f"{url}?status=completed"))
