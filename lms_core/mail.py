@@ -17,14 +17,16 @@ import os
 import smtplib
 import ssl
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait
 from email.message import EmailMessage
+from typing import Any
 
 from lms_core.config import MailConfig
 
-__all__ = ["send_mail", "send_mail_later", "drain"]
+__all__ = ["send_mail", "send_mail_later", "send_mail_logged", "run_later", "drain"]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,8 @@ def send_mail(config: MailConfig, to: str, subject: str, body: str) -> None:
     log.info("sent %r to %s", subject, to)  # never the body: it may hold a sign-in link
 
 
-def _send_logged(config: MailConfig, to: str, subject: str, body: str) -> None:
+def send_mail_logged(config: MailConfig, to: str, subject: str, body: str) -> None:
+    """Send now; a failure is logged (recipient, subject and error, never the body)."""
     try:
         send_mail(config, to, subject, body)
     except Exception as exc:  # a background sender has nobody to raise to
@@ -62,11 +65,20 @@ def _send_logged(config: MailConfig, to: str, subject: str, body: str) -> None:
 
 def send_mail_later(config: MailConfig, to: str, subject: str, body: str) -> None:
     """Send a plain-text message in the background; a failure is logged, not raised."""
+    run_later(send_mail_logged, config, to, subject, body)
+
+
+def run_later(task: Callable[..., None], *args: Any) -> None:
+    """Run ``task(*args)`` on the background senders; it must log its own failures.
+
+    For work a request hands over once its answer is sent (a reset mail, whose account look-up
+    must not make the answer slower for real accounts than for unknown ones).
+    """
     global _pool
     with _lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="lms-mail")
-        future = _pool.submit(_send_logged, config, to, subject, body)
+        future = _pool.submit(task, *args)
         _pending.add(future)
     future.add_done_callback(_done)
 

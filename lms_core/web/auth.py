@@ -13,6 +13,7 @@ import logging
 import secrets
 from typing import Any
 
+import attrs
 from flask import Blueprint
 from flask import abort
 from flask import current_app
@@ -34,8 +35,10 @@ from lms_core.errors import Forbidden
 from lms_core.errors import Invalid
 from lms_core.errors import Rejected
 from lms_core.errors import TooManyAttempts
-from lms_core.mail import send_mail_later
+from lms_core.mail import run_later
+from lms_core.mail import send_mail_logged
 from lms_core.models import User
+from lms_core.runtime import LMS
 from lms_core.services import sessions as session_service
 from lms_core.services import users as user_service
 from lms_core.services.audit import audit
@@ -225,8 +228,10 @@ def change_password() -> Any:
 # -- password reset ---------------------------------------------------------------------------
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="lms-password-reset")
+def _serializer(secret_key: str | None = None) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        secret_key or current_app.config["SECRET_KEY"], salt="lms-password-reset"
+    )
 
 
 def _fingerprint(user: User) -> str:
@@ -234,8 +239,12 @@ def _fingerprint(user: User) -> str:
     return hashlib.sha256((user.password_hash or "none").encode()).hexdigest()[:16]
 
 
-def make_reset_token(user: User) -> str:
-    return _serializer().dumps({"uid": user.id, "fp": _fingerprint(user)})
+def make_reset_token(user: User, secret_key: str | None = None) -> str:
+    return _serializer(secret_key).dumps({"uid": user.id, "fp": _fingerprint(user)})
+
+
+#: Stands for the token in the reset link's address until the background sender knows it.
+_TOKEN_SLOT = "__token__"
 
 
 @bp.route("/reset", methods=["GET", "POST"])
@@ -246,33 +255,56 @@ def reset_request() -> Any:
         if lms().limiter.hit(f"reset:addr:{client_address()}", ADDRESS_WINDOW) > ADDRESS_LIMIT:
             abort(429)
         email = (form.email.data or "").strip()
-        mail = None
-        with write() as ctx:
-            user = user_service.find_user(ctx, email)
-            if user is not None and user.is_active:
-                link = lms().config.base_url.rstrip("/") + url_for(
-                    "auth.reset", token=make_reset_token(user)
-                )
-                mail = (
-                    user.email,
-                    f"Reset your {lms().config.site_name} password",
-                    f"Hello {user.display_name},\n\nTo choose a new password, open this link within an hour:\n\n{link}\n\n"
-                    "If you did not ask for this, ignore this message; your password stays as it is.\n",
-                )
-                audit(ctx, "auth.reset_requested", user)
         # The same answer whether or not the account exists, and whether or not mail works.
         flash(
             "If an account exists for that address, we have sent it a link to reset the password.",
             "info",
         )
         response = redirect(url_for("auth.login"))
-        if mail is not None:
-            # In the background, once the answer is on its way: it neither waits for the
-            # mail server nor takes longer (or says more) than the answer about no account.
-            config, (to, subject, body) = lms().config.mail, mail
-            response.call_on_close(lambda: send_mail_later(config, to, subject, body))
+        # Even the account look-up happens in the background, once the answer is on its way:
+        # the request does the same work for every address, so its timing tells nothing.
+        request_for = _ResetRequest(
+            site=lms(),
+            email=email,
+            address=client_address(),
+            secret_key=current_app.config["SECRET_KEY"],
+            link=lms().config.base_url.rstrip("/") + url_for("auth.reset", token=_TOKEN_SLOT),
+        )
+        response.call_on_close(lambda: run_later(_send_reset_mail, request_for))
         return response
     return render_template("auth/reset_request.html", form=form)
+
+
+@attrs.frozen
+class _ResetRequest:
+    site: LMS
+    email: str
+    address: str | None
+    secret_key: str
+    link: str
+
+
+def _send_reset_mail(req: _ResetRequest) -> None:
+    """Look the address up and, for an active account, audit the request and mail the link."""
+    try:
+        with req.site.transaction(system=True, address=req.address) as ctx:
+            user = user_service.find_user(ctx, req.email)
+            if user is None or not user.is_active:
+                return
+            link = req.link.replace(_TOKEN_SLOT, make_reset_token(user, req.secret_key))
+            audit(ctx, "auth.reset_requested", user)
+            to, name = user.email, user.display_name
+    except Exception as exc:  # nobody to raise to in the background
+        log.error("could not look up a password-reset request: %s: %s", type(exc).__name__, exc)
+        return
+    config = req.site.config
+    send_mail_logged(
+        config.mail,
+        to,
+        f"Reset your {config.site_name} password",
+        f"Hello {name},\n\nTo choose a new password, open this link within an hour:\n\n{link}\n\n"
+        "If you did not ask for this, ignore this message; your password stays as it is.\n",
+    )
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
