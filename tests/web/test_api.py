@@ -418,7 +418,9 @@ def test_lists_are_paginated(admin_api, factory):
     third = admin_api.get("/courses?per_page=2&page=3").get_json()
     assert [c["code"] for c in third["items"]] == ["P-4"]
     assert admin_api.get("/courses?page=9").get_json()["items"] == []
-    assert admin_api.get("/courses?per_page=1000").get_json()["per_page"] == 200
+    assert admin_api.get("/courses?per_page=200").get_json()["per_page"] == 200
+    too_many = is_problem(admin_api.get("/courses?per_page=201"), 422)
+    assert too_many["field"] == "per_page" and "200" in too_many["detail"]
     default = admin_api.get("/users").get_json()
     assert default["page"] == 1 and default["per_page"] == 50
     is_problem(admin_api.get("/courses?per_page=0"), 422)
