@@ -121,7 +121,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     for q in endpoint.query:
         schema: dict[str, Any] = {"type": q.type}
         if q.enum:
-            schema["enum"] = list(q.enum)
+            schema["enum"] = ["", *q.enum]  # empty: not given
         params.append(
             {
                 "name": q.name,
@@ -196,9 +196,10 @@ def document() -> dict[str, Any]:
                 "your profile's API tokens page) sent as `Authorization: Bearer lms_...`; "
                 "a token acts with its owner's permissions. Lists are paginated with "
                 f"`page` and `per_page` (at most {MAX_PER_PAGE}; more is refused). "
-                "An empty query value (`status=`) is the same as leaving it out. "
-                "A PATCH changes only the keys it sends: an empty object changes nothing and "
-                "answers the current state. Ids are whole numbers from 1 to "
+                "An empty query value (`status=`) is the same as leaving it out, and query "
+                "parameters an operation does not list are ignored. "
+                "A PATCH changes only the keys it sends: an empty object (or no body) changes "
+                "nothing and answers the current state. Ids are whole numbers from 1 to "
                 f"{DB_INT_MAX:,}; any other is not found (404). Errors are RFC 7807 problem "
                 "details; `field` names the input at fault."
             ),

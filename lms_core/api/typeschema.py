@@ -128,6 +128,8 @@ def _matches(value: Any, tp: Any, path: str) -> str | None:
     if tp is bool:
         return None if isinstance(value, bool) else "a boolean"
     if tp is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON has one number type: 3.0 is the integer 3
         if not isinstance(value, int) or isinstance(value, bool):
             return "an integer"
         in_range = DB_INT_MIN <= value <= DB_INT_MAX

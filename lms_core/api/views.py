@@ -415,6 +415,7 @@ def get_user(user_id: int) -> Response:
     permission="user.manage",
     tag="users",
     body=s.UserPatch,
+    body_required=False,
     response=s.UserOut,
 )
 def update_user(user_id: int) -> Response:
@@ -629,6 +630,7 @@ def get_course(course_id: int) -> Response:
     course_arg="course_id",
     tag="courses",
     body=s.CoursePatch,
+    body_required=False,
     response=s.CourseOut,
 )
 def update_course(course_id: int) -> Response:
@@ -725,6 +727,7 @@ def create_lesson(course_id: int) -> Response:
     course_arg="course_id",
     tag="lessons",
     body=s.LessonPatch,
+    body_required=False,
     response=s.LessonOut,
 )
 def update_lesson(course_id: int, lesson_id: int) -> Response:
