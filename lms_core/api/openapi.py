@@ -103,6 +103,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
                 "in": "query",
                 "required": False,
                 "description": "The page, from 1; past the last page the list is empty.",
+                "allowEmptyValue": True,
                 "schema": {"type": "integer", "minimum": 1, "maximum": DB_INT_MAX, "default": 1},
             },
             {
@@ -110,6 +111,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
                 "in": "query",
                 "required": False,
                 "description": f"Items per page, at most {MAX_PER_PAGE}; more is refused (422).",
+                "allowEmptyValue": True,
                 "schema": {
                     "type": "integer",
                     "minimum": 1,
@@ -121,13 +123,14 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     for q in endpoint.query:
         schema: dict[str, Any] = {"type": q.type}
         if q.enum:
-            schema["enum"] = ["", *q.enum]  # empty: not given
+            schema["enum"] = list(q.enum)
         params.append(
             {
                 "name": q.name,
                 "in": "query",
                 "required": False,
-                "description": q.description + " Empty is the same as not given.",
+                "description": q.description,
+                "allowEmptyValue": True,  # empty is the same as not given
                 "schema": schema,
             }
         )

@@ -16,7 +16,7 @@ CONFIG = SchemathesisConfig.from_dict(
         "seed": 8,
         "generation": {
             "mode": "all",
-            "max-examples": 15,
+            "max-examples": 30,
             "deterministic": True,
             # Parameters an operation does not list are ignored, as the document says.
             "allow-extra-parameters": False,
@@ -59,12 +59,12 @@ def people(app, lms, factory):
 
 
 @schema.parametrize()
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=5000)
 def test_as_admin(case, people):
     case.call_and_validate(headers=people["ada@example.com"])
 
 
 @schema.parametrize()
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=5000)
 def test_as_learner(case, people):
     case.call_and_validate(headers=people["lee@example.com"])

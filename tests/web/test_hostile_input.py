@@ -284,3 +284,28 @@ def test_the_problem_document_is_json(client, headers):
         headers={**headers, "Content-Type": "application/json"},
     )
     assert json.loads(response.get_data(as_text=True))["type"].startswith("urn:lms:problem:")
+
+
+def test_an_integral_json_number_is_an_integer(client, headers):
+    # JSON has one number type and JSON Schema counts 5.0 as an integer; 5.5 is not one.
+    response = client.post(
+        "/api/v1/courses", json={"code": "F-1", "title": "F", "capacity": 5.0}, headers=headers
+    )
+    assert response.status_code == 201
+    assert response.get_json()["capacity"] == 5
+    body = _problem(
+        client.post(
+            "/api/v1/courses", json={"code": "F-2", "title": "F", "capacity": 5.5}, headers=headers
+        ),
+        400,
+    )
+    assert body["field"] == "capacity"
+
+
+def test_empty_query_values_are_documented_as_allowed(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    for path, operations in doc["paths"].items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query":
+                    assert parameter["allowEmptyValue"] is True, (path, parameter["name"])
