@@ -32,12 +32,14 @@ from wtforms import Field
 from wtforms import PasswordField
 from wtforms import StringField
 
+from lms_core import limits
 from lms_core import outbox
 from lms_core.errors import LMSError
 from lms_core.importer import import_users_csv
 from lms_core.limits import DB_INT_MAX
 from lms_core.limits import TooLong
 from lms_core.limits import excerpt
+from lms_core.limits import listing
 from lms_core.limits import shorten_refused
 from lms_core.limits import shown
 from lms_core.models import ALL_PERMISSIONS
@@ -581,6 +583,8 @@ def group_add_members(group_id: int) -> Any:
     group = _group_or_404(group_id)
     text = request.form.get("emails") or ""
     emails = _split_emails(text)
+    if len(emails) > limits.LIST_ITEMS:
+        text = ""  # not shown again: too long to be worth it
     values = {
         "name": group.name,
         "kind": group.kind,
@@ -589,11 +593,14 @@ def group_add_members(group_id: int) -> Any:
     }
     if not emails:
         return _group_page(group, values, {"emails": "Enter one or more email addresses."}, 400)
+    if len(emails) > limits.LIST_ITEMS:
+        message = f"Add at most {limits.LIST_ITEMS:,} people at a time ({len(emails):,} given)."
+        return _group_page(group, values, {"emails": message}, 400)
     found = list(db().scalars(select(User).where(User.email_key.in_([e.lower() for e in emails]))))
     known = {u.email_key for u in found}
     unknown = [e for e in emails if e.lower() not in known]
     if unknown:
-        message = f"There is no user with the email {', '.join(unknown)}; nobody was added."
+        message = f"There is no user with the email {listing(unknown)}; nobody was added."
         return _group_page(group, values, {"emails": message}, 400, emails=text)
     try:
         with write() as ctx:

@@ -103,3 +103,19 @@ def test_an_invalid_value_is_named_by_an_excerpt(client, lms, admin):
     assert response.status_code == 422
     assert response.get_json()["field"] == "code"
     assert "C" * 41 not in response.get_data(as_text=True)
+
+
+def test_a_huge_email_list_for_a_group_is_refused_not_a_500(client, lms, admin, factory):
+    with lms.transaction(admin) as ctx:
+        from lms_core.services import groups
+
+        group = groups.create_group(ctx, "Many")
+    emails = " ".join(f"p{i}@example.com" for i in range(40_000))
+    response = client.post(
+        f"/admin/groups/{group.id}/members",
+        data={"csrf_token": csrf_token(client, f"/admin/groups/{group.id}"), "emails": emails},
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Add at most 1,000 people at a time (40,000 given)." in html
+    assert "p39999@example.com" not in html
