@@ -17,6 +17,8 @@ Bounded to run in about a minute on the CI machine: a fixed seed, deterministic 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,12 +31,16 @@ from lms_core.api.openapi import document
 from lms_core.services import groups as group_service
 from lms_core.services import tokens as token_service
 
+# CI runs one fixed seed; explore further with e.g. LMS_PROPERTY_SEED=3 LMS_PROPERTY_EXAMPLES=200.
+SEED = int(os.environ.get("LMS_PROPERTY_SEED", "8"))
+EXAMPLES = int(os.environ.get("LMS_PROPERTY_EXAMPLES", "30"))
+
 CONFIG = SchemathesisConfig.from_dict(
     {
-        "seed": 8,
+        "seed": SEED,
         "generation": {
             "mode": "all",  # valid and invalid requests
-            "max-examples": 30,
+            "max-examples": EXAMPLES,
             "deterministic": True,
             # Parameters an operation does not list are ignored, as the document says.
             "allow-extra-parameters": False,
@@ -74,14 +80,26 @@ schema = schemathesis.openapi.from_dict(document(), config=CONFIG)
 schema.app = SITE
 
 
+@schema.hook("filter_query")
+def _values_a_query_string_can_carry(context: Any, query: dict[str, Any] | None) -> bool:
+    """Leave out generated query values that have no query-string form.
+
+    An empty object or list goes on the wire as ``per_page=`` (or as nothing), which the
+    document allows (empty means not given), so the case would be called schema-violating
+    when the request it sends is not.
+    """
+    return not any(value in ({}, []) for value in (query or {}).values())
+
+
 @pytest.fixture
-def callers(app, lms, factory) -> dict[str, dict[str, str]]:
-    """An admin and a learner with tokens, and something for the ids to find."""
+def callers(app, lms, factory) -> Iterator[dict[str, dict[str, str]]]:
+    """An admin and a learner with tokens, and something for the ids to find (named, not
+    numbered, so the responses, and what is generated from them, are the same in every run)."""
     SITE.app = app
     admin = factory.admin("ada@example.com", name="Ada")
     learner = factory.user("lee@example.com", name="Lee", department="Sales")
-    course = factory.course("SAFE-101", lessons=2)
-    factory.course("DRAFT-1", publish=False)
+    course = factory.course("SAFE-101", title="Safety", lessons=2)
+    factory.course("DRAFT-1", title="Draft", publish=False)
     factory.enrollment(learner, course)
     with lms.transaction(admin) as ctx:
         group = group_service.create_group(ctx, "Sales team", rule={"department": "Sales"})
