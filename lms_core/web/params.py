@@ -2,7 +2,8 @@
 
 Web pages and the API both read parameters through these helpers:
 
-* An empty query value (``?status=``) means the parameter was not given.
+* An empty query value (``?status=``) means the parameter was not given; one given twice
+  (``?q=a&q=b``) is refused.
 * Whole numbers (``page``, ``per_page``, numbers in forms) must be whole and fit the
   database's integers; anything else raises :class:`~lms_core.errors.Invalid` naming the
   parameter, which answers 422 (a problem document in the API, the error page on the site).
@@ -32,10 +33,16 @@ _MAX_DIGITS = 20
 
 
 def query_text(name: str) -> str | None:
-    """The query parameter ``name``, trimmed; None when absent or empty."""
-    value = request.args.get(name)
-    if value is None:
+    """The query parameter ``name``, trimmed; None when absent or empty.
+
+    Given more than once (``?q=a&q=b``) it is refused: which one was meant is a guess.
+    """
+    values = request.args.getlist(name)
+    if not values:
         return None
+    if len(values) > 1:
+        raise Invalid(f"{name} is given {len(values):,} times; give it once.", field=name)
+    value = values[0]
     problem = text_problem(value)
     if problem is not None:
         raise Invalid(f"{name} is not valid text: {problem}.", field=name)

@@ -309,3 +309,9 @@ def test_empty_query_values_are_documented_as_allowed(client):
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "query":
                     assert parameter["allowEmptyValue"] is True, (path, parameter["name"])
+
+
+def test_a_query_parameter_given_twice_is_refused_naming_it(client, headers):
+    body = _problem(client.get("/api/v1/courses?q=a&q=b", headers=headers), 422)
+    assert body["field"] == "q" and "given 2 times" in body["detail"]
+    assert client.get("/api/v1/courses?other=a&other=b", headers=headers).status_code == 200
