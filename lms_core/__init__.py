@@ -24,6 +24,9 @@ from lms_core.errors import NotFound
 from lms_core.errors import Rejected
 from lms_core.hooks.markers import hookimpl
 from lms_core.hooks.markers import hookspec
+from lms_core.limits import TooLong
+from lms_core.limits import check_json
+from lms_core.limits import check_length
 
 __version__ = "0.1.0"
 
@@ -44,7 +47,10 @@ __all__ = [
     "NotFound",
     "Permission",
     "Rejected",
+    "TooLong",
     "__version__",
+    "check_json",
+    "check_length",
     "hookimpl",
     "hookspec",
 ]

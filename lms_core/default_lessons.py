@@ -11,6 +11,7 @@ from markupsafe import escape
 from lms_core.contributions import LessonKind
 from lms_core.errors import Invalid
 from lms_core.hooks.markers import hookimpl
+from lms_core.limits import excerpt
 from lms_core.markdown import render_markdown
 
 if TYPE_CHECKING:
@@ -25,8 +26,7 @@ def _validate_page(fields: dict[str, Any]) -> dict[str, Any]:
     body = fields.get("body") or ""
     if not isinstance(body, str):
         raise Invalid("The page text must be text.", field="body")
-    if len(body) > 500_000:
-        raise Invalid("The page text is too long (500,000 characters at most).", field="body")
+    # Its length is checked for every kind by the service (limits.LESSON_BODY).
     return {**fields, "body": body, "url": None}
 
 
@@ -46,7 +46,8 @@ def _validate_link(fields: dict[str, Any]) -> dict[str, Any]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise Invalid(
-            f"{url!r} is not a web address (it must start with http:// or https://).", field="url"
+            f"{excerpt(url)} is not a web address (it must start with http:// or https://).",
+            field="url",
         )
     return {**fields, "url": url}
 

@@ -37,6 +37,7 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 
+from lms_core import limits
 from lms_core.context import Context
 from lms_core.db import utcnow
 from lms_core.default_permissions import LEARNER
@@ -49,6 +50,8 @@ from lms_core.events import UserCreated
 from lms_core.events import UserEnrolled
 from lms_core.events import UserUpdated
 from lms_core.events import dump_event
+from lms_core.limits import excerpt
+from lms_core.limits import listing
 from lms_core.models import PROFILE_ATTRIBUTES
 from lms_core.models import Course
 from lms_core.models import CourseStatus
@@ -86,7 +89,7 @@ COLUMNS = (
     "courses",
 )
 _PROFILE = ("name", *PROFILE_ATTRIBUTES)
-_LIMITS = {"name": 200, "department": 120, "location": 120, "job_title": 120}
+_LIMITS = {"name": limits.USER_NAME, **dict.fromkeys(PROFILE_ATTRIBUTES, limits.PROFILE_ATTRIBUTE)}
 _OCCUPYING = (
     EnrollmentStatus.PENDING.value,
     EnrollmentStatus.ACTIVE.value,
@@ -183,13 +186,17 @@ class _FileError(Exception):
 
 def _decode(data: bytes) -> str:
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise _FileError(
             f"The file is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line} is not "
             "valid UTF-8). Save it as 'CSV UTF-8' and try again."
         ) from None
+    if "\x00" in text:  # no database text column can hold one
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise _FileError(f"The file has a NUL character on line {line}; it is not a CSV text file.")
+    return text
 
 
 def _read_records(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -224,13 +231,13 @@ def _check_header(cells: list[str]) -> list[str]:
             raise _FileError(f"Column {position} of the header has no name. Expected: {expected}.")
         if name not in COLUMNS:
             raise _FileError(
-                f"Unknown column {cells[position - 1].strip()!r} (column {position}). "
+                f"Unknown column {excerpt(cells[position - 1].strip())} (column {position}). "
                 f"The columns can be: {expected}."
             )
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise _FileError(f"The column {name!r} appears twice in the header.")
+            raise _FileError(f"The column {excerpt(name)} appears twice in the header.")
         seen.add(name)
     if "email" not in seen:
         raise _FileError(f"The header has no 'email' column; it is required. Expected: {expected}.")
@@ -321,18 +328,19 @@ def _parse_row(number: int, cells: list[str], columns: list[str]) -> _Row:
         return row
     row.key = row.email.lower()
     for name in _PROFILE:
-        text = _clean_text(values.get(name, ""))
+        raw = values.get(name, "")
+        if len(raw) > _LIMITS[name]:  # as the services count: the text as sent
+            row.bad = f"{name} is too long ({_LIMITS[name]} characters at most)"
+            return row
+        text = _clean_text(raw)
         if text:
-            if len(text) > _LIMITS[name]:
-                row.bad = f"{name} is too long ({_LIMITS[name]} characters at most)"
-                return row
             row.profile[name] = text
     manager = values.get("manager_email", "").strip()
     if manager:
         try:
             manager = normalize_email(manager)
         except Invalid:
-            row.bad = f"manager_email {manager!r} is not a valid email address"
+            row.bad = f"manager_email {excerpt(manager)} is not a valid email address"
             return row
         row.manager_key = manager.lower()
         if row.manager_key == row.key:
@@ -340,8 +348,10 @@ def _parse_row(number: int, cells: list[str], columns: list[str]) -> _Row:
             return row
     row.groups = _split_list(values.get("groups", ""))
     for name in row.groups:
-        if len(name) > 120:
-            row.bad = f"group name {name[:40]!r}... is too long (120 characters at most)"
+        if len(name) > limits.GROUP_NAME:
+            row.bad = (
+                f"group name {excerpt(name)} is too long ({limits.GROUP_NAME} characters at most)"
+            )
             return row
     row.courses = [c.upper() for c in _split_list(values.get("courses", ""))]
     return row
@@ -484,7 +494,7 @@ class _Plan:
                 continue
             unknown = [c for c in row.courses if c not in self.courses]
             if unknown:
-                row.bad = f"unknown course code(s): {', '.join(unknown)}"
+                row.bad = f"unknown course code(s): {listing(unknown)}"
                 continue
             archived = [
                 self.courses[c].code

@@ -100,6 +100,49 @@ def test_simultaneous_completion_of_the_same_lesson_is_recorded_once(lms, factor
     assert completed is not None and completed.status == EnrollmentStatus.COMPLETED
 
 
+def test_twenty_simultaneous_self_enrollments_answer_201_exactly_once(lms, lms_factory, factory):
+    # The service decides "created" with the course locked, not the view before calling it.
+    # Twenty web workers (runtimes of their own, as separate processes would have) at once.
+    from lms_core.services import tokens
+    from lms_core.web import create_app
+
+    learner = factory.user()
+    course = factory.course()
+    with lms.transaction(learner) as ctx:
+        _row, secret = tokens.create_token(ctx, learner, "race")
+    headers = {"Authorization": f"Bearer {secret}"}
+    clients = [create_app(lms=lms_factory()).test_client() for _ in range(20)]
+
+    def enroll(i: int) -> tuple[int, int]:
+        url = f"/api/v1/courses/{course.id}/enrollments"
+        response = clients[i].post(url, headers=headers)  # status: the test asserts them all
+        return response.status_code, response.get_json()["id"]
+
+    results = _run_together(20, enroll)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    statuses = sorted(status for status, _id in results)
+    assert statuses == [200] * 19 + [201]
+    rows = _enrollments(lms, course)
+    assert len(rows) == 1
+    assert {enrollment_id for _status, enrollment_id in results} == {rows[0].id}
+
+
+def test_simultaneous_reenrollments_after_a_withdrawal_create_it_once(lms, factory):
+    learner = factory.user()
+    course = factory.course()
+    enrollment = factory.enrollment(learner, course)
+    with lms.transaction(learner) as ctx:
+        enrollments.withdraw(ctx, enrollment)
+
+    def again(_i: int) -> bool:
+        with lms.transaction(learner) as ctx:
+            return enrollments.enroll_or_find(ctx, learner, course)[1]
+
+    results = _run_together(8, again)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sorted(results) == [False] * 7 + [True]
+
+
 @postgres_only
 def test_on_postgresql_seats_are_counted_with_the_course_row_locked(lms, factory):
     # Under READ COMMITTED two transactions could both count 2 seats and both insert; the

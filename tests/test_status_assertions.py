@@ -307,8 +307,10 @@ def _name_checked_after(
                 return True
             if _status_read_on(node.test, target) or _passed_to_checker(node.test, target, know):
                 return True
-        elif isinstance(node, ast.Expr) and _passed_to_checker(node, target, know):
-            return True
+        elif isinstance(node, ast.Expr | ast.Assign | ast.AnnAssign | ast.Return) and (
+            _passed_to_checker(node, target, know)
+        ):
+            return True  # body = _problem(response, 422)
         elif (
             isinstance(node, ast.If)
             and _status_read_on(node.test, target)
@@ -608,6 +610,15 @@ def test_the_check_catches_a_missing_status_assertion(code):
         """
         def test_x(client):
             client.get("/a")  # status: any answer below 500 will do here
+        """,
+        """
+        def _problem(response, status):
+            assert response.status_code == status
+            return response.get_json()
+
+        def test_x(client):
+            response = client.post("/api/v1/groups", data="[")
+            body = _problem(response, 400)
         """,
         """
         def test_x(client):

@@ -10,6 +10,9 @@ from lms_core.api.registry import Endpoint
 from lms_core.api.schemas import PAYLOADS
 from lms_core.api.typeschema import component_schema
 from lms_core.api.typeschema import ref
+from lms_core.api.views import DEFAULT_PER_PAGE
+from lms_core.api.views import MAX_PER_PAGE
+from lms_core.limits import DB_INT_MAX
 from lms_core.web.decorators import PUBLIC
 from lms_core.web.decorators import SIGNED_IN
 
@@ -26,12 +29,13 @@ _PROBLEMS = {
     403: ("Forbidden", "The token's owner lacks the permission."),
     404: ("NotFound", "There is no such thing (or the caller may not see it)."),
     409: ("Conflict", "The change clashes with the current state."),
+    413: ("TooLarge", "The body is larger than the site accepts (16 MB)."),
     422: ("Unprocessable", "The input failed validation; `field` names it when known."),
 }
 
 
 def openapi_path(rule: str) -> str:
-    """``/users/<int:user_id>`` → ``/users/{user_id}``."""
+    """``/users/<id:user_id>`` → ``/users/{user_id}``."""
     return _PARAM.sub(lambda m: "{" + m.group(2) + "}", rule)
 
 
@@ -39,14 +43,19 @@ def _path_params(rule: str) -> list[dict[str, Any]]:
     out = []
     for match in _PARAM.finditer(rule):
         converter, name = match.group(1), match.group(2)
-        schema = {"type": "integer"} if converter == "int" else {"type": "string"}
-        out.append({"name": name, "in": "path", "required": True, "schema": schema})
+        param: dict[str, Any] = {"name": name, "in": "path", "required": True}
+        if converter == "id":
+            param["schema"] = {"type": "integer", "minimum": 1, "maximum": DB_INT_MAX}
+            param["description"] = "An id; one beyond this range is not found (404)."
+        else:
+            param["schema"] = {"type": "string"}
+        out.append(param)
     return out
 
 
-def _success(endpoint: Endpoint) -> dict[str, Any]:
-    if endpoint.status == 204:
-        return {"description": "Done; no content."}
+def _success(endpoint: Endpoint, status: int, meaning: str | None = None) -> dict[str, Any]:
+    if status == 204:
+        return {"description": meaning or "Done; no content."}
     if endpoint.response is None:
         return {
             "description": "A JSON document.",
@@ -59,12 +68,12 @@ def _success(endpoint: Endpoint) -> dict[str, Any]:
             "properties": {
                 "items": {"type": "array", "items": schema},
                 "page": {"type": "integer", "minimum": 1},
-                "per_page": {"type": "integer", "minimum": 1, "maximum": 200},
+                "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
                 "total": {"type": "integer", "minimum": 0},
             },
             "required": ["items", "page", "per_page", "total"],
         }
-    description = endpoint.response.__doc__ or endpoint.response.__name__
+    description = meaning or endpoint.response.__doc__ or endpoint.response.__name__
     return {
         "description": " ".join(description.split()),
         "content": {"application/json": {"schema": schema}},
@@ -93,23 +102,36 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
                 "name": "page",
                 "in": "query",
                 "required": False,
-                "schema": {"type": "integer", "minimum": 1, "default": 1},
+                "description": "The page, from 1; past the last page the list is empty.",
+                "allowEmptyValue": True,
+                "schema": {"type": "integer", "minimum": 1, "maximum": DB_INT_MAX, "default": 1},
             },
             {
                 "name": "per_page",
                 "in": "query",
                 "required": False,
-                "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                "description": f"Items per page, at most {MAX_PER_PAGE}; more is refused (422).",
+                "allowEmptyValue": True,
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_PER_PAGE,
+                    "default": DEFAULT_PER_PAGE,
+                },
             },
         ]
     for q in endpoint.query:
+        schema: dict[str, Any] = {"type": q.type}
+        if q.enum:
+            schema["enum"] = list(q.enum)
         params.append(
             {
                 "name": q.name,
                 "in": "query",
                 "required": False,
                 "description": q.description,
-                "schema": {"type": q.type},
+                "allowEmptyValue": True,  # empty is the same as not given
+                "schema": schema,
             }
         )
     if params:
@@ -119,20 +141,16 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             "required": endpoint.body_required,
             "content": {"application/json": {"schema": ref(endpoint.body)}},
         }
-    responses: dict[str, Any] = {str(endpoint.status): _success(endpoint)}
-    codes: set[int] = set()
-    if endpoint.permission != PUBLIC:
-        codes |= {401, 403}
-    else:
+    if endpoint.permission == PUBLIC:
         op["security"] = []
-    if "<" in endpoint.rule:
-        codes.add(404)
-    if endpoint.body is not None or endpoint.paginated or endpoint.query:
-        codes |= {400, 422}
-    if endpoint.method in ("POST", "PATCH", "DELETE"):
-        codes |= {409, 422}
-    for code in sorted(codes):
-        responses[str(code)] = {"$ref": f"#/components/responses/{_PROBLEMS[code][0]}"}
+    responses: dict[str, Any] = {}
+    for code in sorted(endpoint.statuses):
+        if code == endpoint.status:
+            responses[str(code)] = _success(endpoint, code)
+        elif code in endpoint.also:
+            responses[str(code)] = _success(endpoint, code, endpoint.also[code])
+        else:
+            responses[str(code)] = {"$ref": f"#/components/responses/{_PROBLEMS[code][0]}"}
     op["responses"] = responses
     return op
 
@@ -180,7 +198,14 @@ def document() -> dict[str, Any]:
                 "The JSON API of lms-core. Authenticate with a personal API token (made on "
                 "your profile's API tokens page) sent as `Authorization: Bearer lms_...`; "
                 "a token acts with its owner's permissions. Lists are paginated with "
-                "`page` and `per_page` (at most 200). Errors are RFC 7807 problem details."
+                f"`page` and `per_page` (at most {MAX_PER_PAGE}; more is refused). "
+                "An empty query value (`status=`) is the same as leaving it out, one given "
+                "twice is refused (422), and query parameters an operation does not list are "
+                "ignored. "
+                "A PATCH changes only the keys it sends: an empty object (or no body) changes "
+                "nothing and answers the current state. Ids are whole numbers from 1 to "
+                f"{DB_INT_MAX:,}; any other is not found (404). Errors are RFC 7807 problem "
+                "details; `field` names the input at fault."
             ),
         },
         "servers": [{"url": "/"}],

@@ -14,6 +14,8 @@ import attrs
 from attrs import field
 from attrs import frozen
 
+from lms_core import limits
+
 __all__ = [
     "UserOut",
     "UserIn",
@@ -36,6 +38,16 @@ __all__ = [
     "WithdrawIn",
     "PAYLOADS",
 ]
+
+
+def _text(limit: int, **kwargs: Any) -> Any:
+    """A text field whose documented ``maxLength`` is the service's limit."""
+    return field(metadata={"max_length": limit}, **kwargs)
+
+
+def _items(limit: int, **kwargs: Any) -> Any:
+    """A list field whose documented ``maxItems`` is the service's limit."""
+    return field(metadata={"max_items": limit}, **kwargs)
 
 
 # -- users ---------------------------------------------------------------------------
@@ -62,26 +74,26 @@ class UserOut:
 class UserIn:
     """A new account. It signs in by single sign-on or after a password reset."""
 
-    email: str
-    name: str = ""
-    department: str | None = None
-    location: str | None = None
-    job_title: str | None = None
+    email: str = _text(limits.EMAIL)
+    name: str = _text(limits.USER_NAME, default="")
+    department: str | None = _text(limits.PROFILE_ATTRIBUTE, default=None)
+    location: str | None = _text(limits.PROFILE_ATTRIBUTE, default=None)
+    job_title: str | None = _text(limits.PROFILE_ATTRIBUTE, default=None)
     manager_id: int | None = None
     timezone: str = "UTC"
     locale: str = "en"
-    roles: list[str] = field(factory=lambda: ["learner"])
+    roles: list[str] = _items(limits.LIST_ITEMS, factory=lambda: ["learner"])
 
 
 @frozen
 class UserPatch:
     """Profile fields to change; keys left out stay as they are."""
 
-    email: str | None = None
-    name: str | None = None
-    department: str | None = None
-    location: str | None = None
-    job_title: str | None = None
+    email: str | None = _text(limits.EMAIL, default=None)
+    name: str | None = _text(limits.USER_NAME, default=None)
+    department: str | None = _text(limits.PROFILE_ATTRIBUTE, default=None)
+    location: str | None = _text(limits.PROFILE_ATTRIBUTE, default=None)
+    job_title: str | None = _text(limits.PROFILE_ATTRIBUTE, default=None)
     manager_id: int | None = None
     timezone: str | None = None
     locale: str | None = None
@@ -91,7 +103,7 @@ class UserPatch:
 class DeactivateIn:
     """Why the account is deactivated (kept in the audit log)."""
 
-    reason: str = ""
+    reason: str = _text(limits.REASON, default="")
 
 
 # -- groups --------------------------------------------------------------------------
@@ -112,9 +124,9 @@ class GroupOut:
 class GroupIn:
     """A new group. With a ``rule`` its members are the users whose profile matches."""
 
-    name: str
+    name: str = _text(limits.GROUP_NAME)
     kind: str = "custom"
-    description: str = ""
+    description: str = _text(limits.GROUP_DESCRIPTION, default="")
     rule: dict[str, str] | None = None
 
 
@@ -147,7 +159,7 @@ class GroupDetailOut:
 class MembersIn:
     """Users to add to a group, by email."""
 
-    emails: list[str]
+    emails: list[str] = _items(limits.LIST_ITEMS)
 
 
 # -- courses and lessons -------------------------------------------------------------
@@ -174,11 +186,11 @@ class CourseOut:
 class CourseIn:
     """A new (draft) course; its creator becomes its instructor."""
 
-    code: str
-    title: str
-    summary: str = ""
-    category: str | None = None
-    tags: list[str] = field(factory=list)
+    code: str = _text(limits.COURSE_CODE)
+    title: str = _text(limits.COURSE_TITLE)
+    summary: str = _text(limits.COURSE_SUMMARY, default="")
+    category: str | None = _text(limits.COURSE_CATEGORY, default=None)
+    tags: list[str] = _items(limits.COURSE_TAGS, factory=list)
     enrollment_policy: str = "open"
     capacity: int | None = None
     due_days: int | None = None
@@ -188,11 +200,11 @@ class CourseIn:
 class CoursePatch:
     """Course fields to change; keys left out stay as they are."""
 
-    code: str | None = None
-    title: str | None = None
-    summary: str | None = None
-    category: str | None = None
-    tags: list[str] | None = None
+    code: str | None = _text(limits.COURSE_CODE, default=None)
+    title: str | None = _text(limits.COURSE_TITLE, default=None)
+    summary: str | None = _text(limits.COURSE_SUMMARY, default=None)
+    category: str | None = _text(limits.COURSE_CATEGORY, default=None)
+    tags: list[str] | None = _items(limits.COURSE_TAGS, default=None)
     enrollment_policy: str | None = None
     capacity: int | None = None
     due_days: int | None = None
@@ -219,10 +231,10 @@ class LessonOut:
 class LessonIn:
     """A lesson appended to the course."""
 
-    title: str
+    title: str = _text(limits.LESSON_TITLE)
     kind: str = "page"
-    body: str = ""
-    url: str | None = None
+    body: str = _text(limits.LESSON_BODY, default="")
+    url: str | None = _text(limits.LESSON_URL, default=None)
     required: bool = True
     data: dict[str, Any] = field(factory=dict)
 
@@ -231,9 +243,9 @@ class LessonIn:
 class LessonPatch:
     """Lesson fields to change; keys left out stay as they are."""
 
-    title: str | None = None
-    body: str | None = None
-    url: str | None = None
+    title: str | None = _text(limits.LESSON_TITLE, default=None)
+    body: str | None = _text(limits.LESSON_BODY, default=None)
+    url: str | None = _text(limits.LESSON_URL, default=None)
     required: bool | None = None
     data: dict[str, Any] | None = None
 
@@ -272,7 +284,7 @@ class EnrollmentOut:
 class EnrollIn:
     """Whom to enroll: by ``email`` or ``user_id``; neither enrolls the caller."""
 
-    email: str | None = None
+    email: str | None = _text(limits.EMAIL, default=None)
     user_id: int | None = None
 
 
@@ -280,7 +292,7 @@ class EnrollIn:
 class WithdrawIn:
     """Why (kept in the audit log when a manager withdraws someone)."""
 
-    reason: str = ""
+    reason: str = _text(limits.REASON, default="")
 
 
 #: Every payload class, for the OpenAPI components.

@@ -11,11 +11,15 @@ from typing import Any
 
 import attrs
 
+from lms_core.limits import DB_INT_MAX
+from lms_core.limits import DB_INT_MIN
+
 __all__ = ["schema_of", "component_schema", "check_value", "TypeMismatch", "ref"]
 
 _SCALARS: dict[Any, dict[str, Any]] = {
     str: {"type": "string"},
-    int: {"type": "integer"},
+    # Every integer the API takes or gives is an id or an integer column: PostgreSQL's integer.
+    int: {"type": "integer", "minimum": DB_INT_MIN, "maximum": DB_INT_MAX},
     bool: {"type": "boolean"},
     float: {"type": "number"},
     dt.datetime: {"type": "string", "format": "date-time"},
@@ -81,6 +85,11 @@ def component_schema(cls: type, *, closed: bool) -> dict[str, Any]:
             default = factory()
         if default is not attrs.NOTHING:
             prop = {**prop, "default": default}
+        # The service's limits, documented (the service checks them, with its own message).
+        if "max_length" in a.metadata:
+            prop = {**prop, "maxLength": a.metadata["max_length"]}
+        if "max_items" in a.metadata:
+            prop = {**prop, "maxItems": a.metadata["max_items"]}
         properties[a.name] = prop
         if a.default is attrs.NOTHING:
             required.append(a.name)
@@ -119,7 +128,12 @@ def _matches(value: Any, tp: Any, path: str) -> str | None:
     if tp is bool:
         return None if isinstance(value, bool) else "a boolean"
     if tp is int:
-        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON has one number type: 3.0 is the integer 3
+        if not isinstance(value, int) or isinstance(value, bool):
+            return "an integer"
+        in_range = DB_INT_MIN <= value <= DB_INT_MAX
+        return None if in_range else f"an integer from {DB_INT_MIN:,} to {DB_INT_MAX:,}"
     if tp is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         return None if ok else "a number"

@@ -6,7 +6,6 @@ its permission and puts it in the OpenAPI document.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -23,7 +22,9 @@ from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 
+from lms_core import limits
 from lms_core.api import schemas as s
+from lms_core.api.jsonbody import parse_json
 from lms_core.api.problems import BadBody
 from lms_core.api.problems import field_of_cattrs_error
 from lms_core.api.registry import QueryParam
@@ -34,6 +35,10 @@ from lms_core.context import Context
 from lms_core.errors import Forbidden
 from lms_core.errors import Invalid
 from lms_core.errors import NotFound
+from lms_core.limits import check_count
+from lms_core.limits import excerpt
+from lms_core.limits import listing
+from lms_core.limits import shown
 from lms_core.models import Course
 from lms_core.models import CourseStatus
 from lms_core.models import Enrollment
@@ -58,6 +63,9 @@ from lms_core.web.db import read_ctx
 from lms_core.web.db import write
 from lms_core.web.decorators import PUBLIC
 from lms_core.web.decorators import SIGNED_IN
+from lms_core.web.params import page_arg
+from lms_core.web.params import query_int
+from lms_core.web.params import query_text
 
 __all__: list[str] = []
 
@@ -88,13 +96,7 @@ def _me() -> User:
 def _body(cls: type[T]) -> tuple[T, dict[str, Any]]:
     """The request's JSON object structured into ``cls``, and the raw keys sent."""
     raw = request.get_data(cache=True)
-    if not raw.strip():
-        data: Any = {}
-    else:
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            raise BadBody("The request body is not valid JSON.") from None
+    data: Any = parse_json(raw) if raw.strip() else {}
     if not isinstance(data, dict):
         raise BadBody("The request body must be a JSON object.")
     try:
@@ -114,22 +116,9 @@ def _body(cls: type[T]) -> tuple[T, dict[str, Any]]:
     return obj, data
 
 
-def _int_arg(name: str, default: int) -> int:
-    value = request.args.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise Invalid(f"{name} must be a whole number; got {value!r}.", field=name) from None
-    if number < 1:
-        raise Invalid(f"{name} must be 1 or more; got {number}.", field=name)
-    return number
-
-
 def _paginate(stmt: Select[Any]) -> tuple[list[Any], dict[str, int]]:
-    page = _int_arg("page", 1)
-    per_page = min(_int_arg("per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
+    page = page_arg()
+    per_page = query_int("per_page", DEFAULT_PER_PAGE, maximum=MAX_PER_PAGE)
     total = db().scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     rows = list(db().scalars(stmt.offset((page - 1) * per_page).limit(per_page)))
     return rows, {"page": page, "per_page": per_page, "total": int(total)}
@@ -352,19 +341,23 @@ def me() -> Response:
     paginated=True,
     query=(
         QueryParam("q", "Part of the email or name."),
-        QueryParam("active", "true or false: only active or only deactivated users."),
+        QueryParam(
+            "active",
+            "true or false: only active or only deactivated users.",
+            enum=("true", "false"),
+        ),
     ),
 )
 def list_users() -> Response:
     stmt = select(User).order_by(User.email_key)
-    q = (request.args.get("q") or "").strip().lower()
+    q = (query_text("q") or "").lower()
     if q:
         like = f"%{q}%"
         stmt = stmt.where(or_(User.email_key.like(like), func.lower(User.name).like(like)))
-    active = request.args.get("active")
+    active = query_text("active")
     if active is not None:
         if active not in ("true", "false"):
-            raise Invalid(f"active must be true or false; got {active!r}.", field="active")
+            raise Invalid(f"active must be true or false; got {excerpt(active)}.", field="active")
         stmt = stmt.where(User.is_active.is_(active == "true"))
     rows, meta = _paginate(stmt)
     return _page([user_out(u) for u in rows], meta)
@@ -405,7 +398,7 @@ def _user(user_id: int) -> User:
 
 
 @route(
-    "/users/<int:user_id>",
+    "/users/<id:user_id>",
     "GET",
     summary="One user",
     permission="user.view",
@@ -417,12 +410,13 @@ def get_user(user_id: int) -> Response:
 
 
 @route(
-    "/users/<int:user_id>",
+    "/users/<id:user_id>",
     "PATCH",
     summary="Change a user's profile",
     permission="user.manage",
     tag="users",
     body=s.UserPatch,
+    body_required=False,
     response=s.UserOut,
 )
 def update_user(user_id: int) -> Response:
@@ -434,7 +428,7 @@ def update_user(user_id: int) -> Response:
 
 
 @route(
-    "/users/<int:user_id>/deactivate",
+    "/users/<id:user_id>/deactivate",
     "POST",
     summary="Deactivate a user",
     permission="user.manage",
@@ -452,7 +446,7 @@ def deactivate_user(user_id: int) -> Response:
 
 
 @route(
-    "/users/<int:user_id>/reactivate",
+    "/users/<id:user_id>/reactivate",
     "POST",
     summary="Reactivate a user",
     permission="user.manage",
@@ -506,7 +500,7 @@ def _group(group_id: int) -> Group:
 
 
 @route(
-    "/groups/<int:group_id>",
+    "/groups/<id:group_id>",
     "GET",
     summary="One group with its members",
     permission="group.manage",
@@ -518,7 +512,7 @@ def get_group(group_id: int) -> Response:
 
 
 @route(
-    "/groups/<int:group_id>/members",
+    "/groups/<id:group_id>/members",
     "POST",
     summary="Add members by email",
     permission="group.manage",
@@ -529,18 +523,19 @@ def get_group(group_id: int) -> Response:
 )
 def add_group_members(group_id: int) -> Response:
     body, _ = _body(s.MembersIn)
+    emails = check_count("emails", body.emails, limits.LIST_ITEMS, label="The email list")
     with _write() as ctx:
         group = group_service.get_group(ctx, group_id)
         users = []
         unknown = []
-        for email in body.emails:
+        for email in emails:
             user = user_service.find_user(ctx, email) if email.strip() else None
             if user is None:
                 unknown.append(email)
             else:
                 users.append(user)
         if unknown:
-            raise Invalid(f"No user has the email(s) {', '.join(unknown)}.", field="emails")
+            raise Invalid(f"No user has the email(s) {listing(unknown)}.", field="emails")
         group_service.add_members(ctx, group, users)
     return _one(group_detail(_group(group_id)))
 
@@ -558,13 +553,15 @@ def add_group_members(group_id: int) -> Response:
     "and (with ?status=archived) archived ones: every course's when they hold it site-wide, "
     "their own courses' when they hold it in those courses (instructors).",
     query=(
-        QueryParam("status", "draft, published or archived."),
+        QueryParam(
+            "status", "draft, published or archived.", enum=tuple(c.value for c in CourseStatus)
+        ),
         QueryParam("q", "Part of the code or title."),
     ),
 )
 def list_courses() -> Response:
     stmt = select(Course).order_by(Course.title, Course.id)
-    status = request.args.get("status")
+    status = query_text("status")
     unpublished = courses_with(_me(), "course.view_unpublished")  # None: every course
     if unpublished is not None:
         stmt = stmt.where(
@@ -578,9 +575,10 @@ def list_courses() -> Response:
         stmt = stmt.where(Course.status == status)
     else:
         raise Invalid(
-            f"status must be draft, published or archived; got {status!r}.", field="status"
+            f"status must be draft, published or archived; got {excerpt(status)}.",
+            field="status",
         )
-    q = (request.args.get("q") or "").strip().lower()
+    q = (query_text("q") or "").lower()
     if q:
         like = f"%{q}%"
         stmt = stmt.where(
@@ -619,7 +617,7 @@ def create_course() -> Response:
 
 
 @route(
-    "/courses/<int:course_id>",
+    "/courses/<id:course_id>",
     "GET",
     summary="One course",
     permission=SIGNED_IN,
@@ -631,13 +629,14 @@ def get_course(course_id: int) -> Response:
 
 
 @route(
-    "/courses/<int:course_id>",
+    "/courses/<id:course_id>",
     "PATCH",
     summary="Change a course",
     permission="course.edit",
     course_arg="course_id",
     tag="courses",
     body=s.CoursePatch,
+    body_required=False,
     response=s.CourseOut,
 )
 def update_course(course_id: int) -> Response:
@@ -649,7 +648,7 @@ def update_course(course_id: int) -> Response:
 
 
 @route(
-    "/courses/<int:course_id>/publish",
+    "/courses/<id:course_id>/publish",
     "POST",
     summary="Publish a course",
     permission="course.publish",
@@ -664,7 +663,7 @@ def publish_course(course_id: int) -> Response:
 
 
 @route(
-    "/courses/<int:course_id>/archive",
+    "/courses/<id:course_id>/archive",
     "POST",
     summary="Archive a course",
     permission="course.publish",
@@ -680,7 +679,7 @@ def archive_course(course_id: int) -> Response:
 
 # -- lessons ------------------------------------------------------------------------------
 @route(
-    "/courses/<int:course_id>/lessons",
+    "/courses/<id:course_id>/lessons",
     "GET",
     summary="A course's lessons, in order",
     permission=SIGNED_IN,
@@ -699,7 +698,7 @@ def list_lessons(course_id: int) -> Response:
 
 
 @route(
-    "/courses/<int:course_id>/lessons",
+    "/courses/<id:course_id>/lessons",
     "POST",
     summary="Append a lesson",
     permission="course.edit",
@@ -727,13 +726,14 @@ def create_lesson(course_id: int) -> Response:
 
 
 @route(
-    "/courses/<int:course_id>/lessons/<int:lesson_id>",
+    "/courses/<id:course_id>/lessons/<id:lesson_id>",
     "PATCH",
     summary="Change a lesson",
     permission="course.edit",
     course_arg="course_id",
     tag="lessons",
     body=s.LessonPatch,
+    body_required=False,
     response=s.LessonOut,
 )
 def update_lesson(course_id: int, lesson_id: int) -> Response:
@@ -749,7 +749,7 @@ def update_lesson(course_id: int, lesson_id: int) -> Response:
 
 
 @route(
-    "/courses/<int:course_id>/lessons/<int:lesson_id>",
+    "/courses/<id:course_id>/lessons/<id:lesson_id>",
     "DELETE",
     summary="Delete a lesson",
     permission="course.edit",
@@ -765,23 +765,27 @@ def delete_lesson(course_id: int, lesson_id: int) -> Response:
 
 
 # -- enrollments and progress ---------------------------------------------------------------
-_STATUS_QUERY = QueryParam("status", "pending, active, completed or withdrawn.")
+_STATUS_QUERY = QueryParam(
+    "status",
+    "pending, active, completed or withdrawn.",
+    enum=tuple(e.value for e in EnrollmentStatus),
+)
 
 
 def _status_filter(stmt: Select[Any]) -> Select[Any]:
-    status = request.args.get("status")
+    status = query_text("status")
     if status is None:
         return stmt
     if status not in {e.value for e in EnrollmentStatus}:
         raise Invalid(
-            f"status must be pending, active, completed or withdrawn; got {status!r}.",
+            f"status must be pending, active, completed or withdrawn; got {excerpt(status)}.",
             field="status",
         )
     return stmt.where(Enrollment.status == status)
 
 
 @route(
-    "/courses/<int:course_id>/enrollments",
+    "/courses/<id:course_id>/enrollments",
     "GET",
     summary="A course's enrollments",
     permission="progress.view",
@@ -806,7 +810,7 @@ def list_course_enrollments(course_id: int) -> Response:
 
 
 @route(
-    "/courses/<int:course_id>/enrollments",
+    "/courses/<id:course_id>/enrollments",
     "POST",
     summary="Enroll someone, or yourself",
     permission=SIGNED_IN,
@@ -817,8 +821,13 @@ def list_course_enrollments(course_id: int) -> Response:
     status=201,
     description="With `email` or `user_id`: enrolls that person (needs enrollment.manage in "
     "the course, or being their line manager; source `api`). With neither: enrolls the "
-    "caller by the course's policy (needs enrollment.self). Answers 200 with the existing "
-    "enrollment when the person is already enrolled.",
+    "caller by the course's policy (needs enrollment.self). 201 when this request enrolled "
+    "them (also after a withdrawal), 200 when they already were: of simultaneous requests "
+    "for one person, one answers 201.",
+    also={
+        200: "Already enrolled, or already asked to be: the existing enrollment (a manager "
+        "enrolling someone whose request is pending approves it)."
+    },
 )
 def enroll(course_id: int) -> Response:
     body, _ = _body(s.EnrollIn)
@@ -831,18 +840,16 @@ def enroll(course_id: int) -> Response:
         elif body.email is not None:
             found = user_service.find_user(ctx, body.email) if body.email.strip() else None
             if found is None:
-                raise Invalid(f"No user has the email {body.email}.", field="email")
+                raise Invalid(f"No user has the email {shown(body.email)}.", field="email")
             user = found
         else:
             user = ctx.attach(_me())
         is_self = user.id == _me().id
-        before = enrollment_service.find_enrollment(ctx, user, course)
-        existed = before is not None and before.status != EnrollmentStatus.WITHDRAWN
-        enrollment = enrollment_service.enroll(
+        enrollment, created = enrollment_service.enroll_or_find(
             ctx, user, course, source=None if is_self else EnrollmentSource.API
         )
         enrollment_id = enrollment.id
-    return _enrollment_response(enrollment_id, 200 if existed else 201)
+    return _enrollment_response(enrollment_id, 201 if created else 200)
 
 
 @route(
@@ -866,7 +873,7 @@ def my_enrollments() -> Response:
 
 
 @route(
-    "/enrollments/<int:enrollment_id>/withdraw",
+    "/enrollments/<id:enrollment_id>/withdraw",
     "POST",
     summary="Withdraw an enrollment",
     permission=SIGNED_IN,
@@ -885,7 +892,7 @@ def withdraw(enrollment_id: int) -> Response:
 
 
 @route(
-    "/enrollments/<int:enrollment_id>/lessons/<int:lesson_id>/complete",
+    "/enrollments/<id:enrollment_id>/lessons/<id:lesson_id>/complete",
     "POST",
     summary="Mark a lesson done",
     permission=SIGNED_IN,

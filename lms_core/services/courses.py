@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlalchemy import select
 
+from lms_core import limits
 from lms_core import outbox
 from lms_core.context import Context
 from lms_core.db import utcnow
@@ -20,6 +21,10 @@ from lms_core.events import CourseArchived
 from lms_core.events import CourseCreated
 from lms_core.events import CoursePublished
 from lms_core.hooks.caller import Hooks
+from lms_core.limits import check_count
+from lms_core.limits import check_json
+from lms_core.limits import check_length
+from lms_core.limits import excerpt
 from lms_core.models import Course
 from lms_core.models import CourseStatus
 from lms_core.models import CourseTag
@@ -81,49 +86,54 @@ def _clean(changes: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in changes.items():
         if key == "code":
+            # Limits apply to the text as sent (the API documents them as maxLength).
             code = value.strip() if isinstance(value, str) else ""
+            if isinstance(value, str):
+                check_length("code", value, limits.COURSE_CODE, label="A course code")
             if not _CODE.match(code):
                 raise Invalid(
-                    f"{value!r} is not a course code: use 1-40 letters, digits, '.', '_' or '-', e.g. SAFE-101.",
+                    f"{excerpt(value)} is not a course code: use 1-{limits.COURSE_CODE} letters, digits, '.', '_' or '-', e.g. SAFE-101.",
                     field="code",
                 )
             out[key] = code
         elif key == "title":
+            if isinstance(value, str):
+                check_length("title", value, limits.COURSE_TITLE, label="A course title")
             title = " ".join(value.split()) if isinstance(value, str) else ""
             if not title:
                 raise Invalid("A course needs a title.", field="title")
-            if len(title) > 200:
-                raise Invalid("A course title is at most 200 characters.", field="title")
             out[key] = title
         elif key == "summary":
-            out[key] = value or ""
+            out[key] = check_length(
+                "summary", value or "", limits.COURSE_SUMMARY, label="A course summary"
+            )
         elif key == "category":
+            if isinstance(value, str):
+                check_length("category", value, limits.COURSE_CATEGORY, label="A category")
             category = " ".join(value.split()) if isinstance(value, str) else None
-            if category and len(category) > 100:
-                raise Invalid("A category is at most 100 characters.", field="category")
             out[key] = category or None
         elif key == "tags":
             if isinstance(value, str):
                 value = value.split(",")
-            tags = []
+            tags: list[str] = []
             for raw in value or ():
                 tag = " ".join(str(raw).split()).lower()
                 if not tag:
                     continue
                 if not _TAG.match(tag):
                     raise Invalid(
-                        f"{raw!r} is not a usable tag (letters, digits, spaces, . + # -; 60 at most).",
+                        f"{excerpt(raw)} is not a usable tag (letters, digits, spaces, . + # -; {limits.COURSE_TAG} at most).",
                         field="tags",
                     )
                 if tag not in tags:
                     tags.append(tag)
-            out[key] = tags
+            out[key] = check_count("tags", tags, limits.COURSE_TAGS, label="The tag list")
         elif key == "enrollment_policy":
             try:
                 out[key] = EnrollmentPolicy(value).value
             except ValueError:
                 raise Invalid(
-                    f"{value!r} is not an enrollment policy; use one of {', '.join(p.value for p in EnrollmentPolicy)}.",
+                    f"{excerpt(value)} is not an enrollment policy; use one of {', '.join(p.value for p in EnrollmentPolicy)}.",
                     field="enrollment_policy",
                 ) from None
         elif key in ("capacity", "due_days"):
@@ -132,14 +142,14 @@ def _clean(changes: dict[str, Any]) -> dict[str, Any]:
                 continue
             try:
                 number = int(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
                 number = 0
             if isinstance(value, float) and not value.is_integer():
                 number = 0  # 2.5 places is not a number of places; int() would say 2
             if number < 1 or number > 1_000_000 or isinstance(value, bool):
                 what = "capacity" if key == "capacity" else "due period (days)"
                 raise Invalid(
-                    f"The {what} must be a whole number of 1 or more, or empty; got {value!r}.",
+                    f"The {what} must be a whole number from 1 to 1,000,000, or empty; got {excerpt(value)}.",
                     field=key,
                 )
             out[key] = number
@@ -253,16 +263,24 @@ def _lesson_fields(hooks: Hooks, kind: str, fields: dict[str, Any]) -> dict[str,
     kinds = hooks.lesson_kinds()
     if kind not in kinds:
         raise Invalid(
-            f"{kind!r} is not a lesson kind here; available: {', '.join(sorted(kinds))}.",
+            f"{excerpt(kind)} is not a lesson kind here; available: {', '.join(sorted(kinds))}.",
             field="kind",
         )
     title = fields.get("title")
+    if isinstance(title, str):
+        check_length("title", title, limits.LESSON_TITLE, label="A lesson title")
     title = " ".join(title.split()) if isinstance(title, str) else ""
     if not title:
         raise Invalid("A lesson needs a title.", field="title")
-    if len(title) > 200:
-        raise Invalid("A lesson title is at most 200 characters.", field="title")
     fields = {**fields, "title": title}
+    # Every kind's limits, before the kind's own checks (which may be stricter).
+    check_length("body", fields.get("body") or "", limits.LESSON_BODY, label="The lesson text")
+    if fields.get("url") is not None:
+        check_length("url", fields["url"], limits.LESSON_URL, label="A lesson's URL")
+    data = fields.get("data")
+    if data is not None and not isinstance(data, dict):
+        raise Invalid("Lesson data must be a JSON object.", field="data")
+    check_json("data", data or {}, limits.LESSON_DATA, label="Lesson data")
     validate = kinds[kind].validate
     return validate(fields) if validate else fields
 

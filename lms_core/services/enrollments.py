@@ -1,9 +1,9 @@
 """Enrollments: self-enrollment by policy, enrolling others and whole groups, approval, withdrawal.
 
-Concurrency: the (user, course) pair is unique, so two simultaneous enrollments give one row
-(the loser finds the winner's). Capacity is checked with the course row locked
-(``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite write transactions are already serialised),
-so it holds under concurrent enrollments.
+Concurrency: an enrollment is decided with the course row locked (``SELECT ... FOR UPDATE``
+on PostgreSQL; SQLite write transactions are already serialised), so capacity holds and, of
+simultaneous enrollments of one person, exactly one creates the enrollment and the others find
+it (:func:`enroll_or_find` tells which). The (user, course) pair is unique as well.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from lms_core import limits
 from lms_core import outbox
 from lms_core.context import Context
 from lms_core.db import utcnow
@@ -24,6 +25,7 @@ from lms_core.errors import Invalid
 from lms_core.errors import NotFound
 from lms_core.events import EnrollmentWithdrawn
 from lms_core.events import UserEnrolled
+from lms_core.limits import check_length
 from lms_core.models import Course
 from lms_core.models import CourseStatus
 from lms_core.models import Enrollment
@@ -42,6 +44,7 @@ __all__ = [
     "get_enrollment",
     "find_enrollment",
     "enroll",
+    "enroll_or_find",
     "approve",
     "decline",
     "withdraw",
@@ -128,6 +131,24 @@ def enroll(
     Enrolling someone already enrolled returns their enrollment unchanged, except that a
     manager enrolling someone with a pending request approves it.
     """
+    return enroll_or_find(ctx, user, course, source=source, check_capacity=check_capacity)[0]
+
+
+def enroll_or_find(
+    ctx: Context,
+    user: User,
+    course: Course,
+    *,
+    source: str | None = None,
+    check_capacity: bool = True,
+) -> tuple[Enrollment, bool]:
+    """:func:`enroll`, and whether this call enrolled them.
+
+    :returns: ``(enrollment, created)``: ``created`` is True if this call made the enrollment
+        (a new one, or a withdrawn one taken up again), False if the person was already
+        enrolled or had asked to be. Decided with the course locked, so of simultaneous calls
+        for one person exactly one is told True.
+    """
     user = ctx.attach(user)
     course = ctx.attach(course)
     self_service = ctx.actor is not None and ctx.actor.id == user.id and not ctx.system
@@ -161,13 +182,15 @@ def enroll(
         if course.enrollment_policy == EnrollmentPolicy.APPROVAL:
             status = EnrollmentStatus.PENDING
 
+    # Locked before looking: a simultaneous enrollment of the same person waits here, then
+    # finds the one this call makes.
+    _lock_course(ctx, course)
     existing = find_enrollment(ctx, user, course)
     if existing is not None and existing.status != EnrollmentStatus.WITHDRAWN:
         if existing.status == EnrollmentStatus.PENDING and status == EnrollmentStatus.ACTIVE:
             approve(ctx, existing)  # a manager enrolling someone who asked approves the request
-        return existing
+        return existing, False
     ctx.hooks.before_enroll(ctx=ctx, user=user, course=course, source=source)
-    _lock_course(ctx, course)
     if (
         check_capacity
         and course.capacity is not None
@@ -204,12 +227,12 @@ def enroll(
             winner = find_enrollment(ctx, user, course)
             if winner is None:
                 raise
-            return winner
+            return winner, False
     if not self_service:
         audit(ctx, "enrollment.create", user, course=course.code, source=source, status=status)
     if status == EnrollmentStatus.ACTIVE:
         outbox.record(ctx, _enrolled_event(enrollment, course))
-    return enrollment
+    return enrollment, True
 
 
 def approve(ctx: Context, enrollment: Enrollment) -> bool:
@@ -231,6 +254,7 @@ def approve(ctx: Context, enrollment: Enrollment) -> bool:
 
 def decline(ctx: Context, enrollment: Enrollment, reason: str = "") -> bool:
     """Decline a pending request (it becomes withdrawn). False if it was not pending."""
+    reason = check_length("reason", reason or "", limits.REASON)
     enrollment = ctx.attach(enrollment)
     course, user = enrollment.course, enrollment.user
     if not _may_manage(ctx, user, course):
@@ -248,6 +272,7 @@ def withdraw(ctx: Context, enrollment: Enrollment, reason: str = "") -> bool:
 
     A completed enrollment stays completed: its record is history. False if already withdrawn.
     """
+    reason = check_length("reason", reason or "", limits.REASON)
     enrollment = ctx.attach(enrollment)
     course, user = enrollment.course, enrollment.user
     is_self = ctx.actor is not None and ctx.actor.id == user.id

@@ -10,6 +10,7 @@ from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
 
+from lms_core import limits
 from lms_core import outbox
 from lms_core.context import Context
 from lms_core.db import utcnow
@@ -17,6 +18,8 @@ from lms_core.errors import Conflict
 from lms_core.errors import Invalid
 from lms_core.errors import NotFound
 from lms_core.events import GroupMembershipChanged
+from lms_core.limits import check_length
+from lms_core.limits import excerpt
 from lms_core.models import PROFILE_ATTRIBUTES
 from lms_core.models import Group
 from lms_core.models import GroupCourse
@@ -66,22 +69,30 @@ def check_rule(rule: Any) -> dict[str, str] | None:
     for attribute, value in rule.items():
         if attribute not in PROFILE_ATTRIBUTES:
             raise Invalid(
-                f"Group rules can test {', '.join(PROFILE_ATTRIBUTES)}; {attribute!r} is not one of them.",
+                f"Group rules can test {', '.join(PROFILE_ATTRIBUTES)}; {excerpt(attribute)} is not one of them.",
                 field="rule",
             )
         if not isinstance(value, str) or not value.strip():
             raise Invalid(f"The rule for {attribute} needs a value.", field="rule")
-        clean[attribute] = value.strip()
+        # The value is compared with the attribute, so it can be no longer than one.
+        label = f"The rule's value for {attribute}"
+        clean[attribute] = check_length(
+            "rule", value, limits.PROFILE_ATTRIBUTE, label=label
+        ).strip()
     return clean
 
 
 def _clean_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
         raise Invalid("A group needs a name.", field="name")
-    name = " ".join(name.split())
-    if len(name) > 120:
-        raise Invalid("A group name is at most 120 characters.", field="name")
-    return name
+    check_length("name", name, limits.GROUP_NAME, label="A group name")
+    return " ".join(name.split())
+
+
+def _clean_description(description: Any) -> str:
+    return check_length(
+        "description", description or "", limits.GROUP_DESCRIPTION, label="A group description"
+    )
 
 
 def _clean_kind(kind: Any) -> str:
@@ -89,7 +100,7 @@ def _clean_kind(kind: Any) -> str:
         return GroupKind(kind).value
     except ValueError:
         raise Invalid(
-            f"{kind!r} is not a group kind; use one of {', '.join(k.value for k in GroupKind)}.",
+            f"{excerpt(kind)} is not a group kind; use one of {', '.join(k.value for k in GroupKind)}.",
             field="kind",
         ) from None
 
@@ -110,7 +121,7 @@ def create_group(
         name=name,
         name_key=name.lower(),
         kind=_clean_kind(kind),
-        description=description or "",
+        description=_clean_description(description),
         rule=check_rule(rule),
     )
     ctx.session.add(group)
@@ -143,7 +154,7 @@ def update_group(ctx: Context, group: Group, **changes: Any) -> None:
     if "kind" in changes:
         group.kind = _clean_kind(changes["kind"])
     if "description" in changes:
-        group.description = changes["description"] or ""
+        group.description = _clean_description(changes["description"])
     rule_changed = False
     if "rule" in changes:
         rule = check_rule(changes["rule"])

@@ -21,11 +21,13 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
+from lms_core import limits
 from lms_core.context import Context
 from lms_core.db import utcnow
 from lms_core.errors import Forbidden
 from lms_core.errors import NotFound
 from lms_core.errors import PluginError
+from lms_core.limits import check_json
 from lms_core.models import PluginState
 from lms_core.models import PluginStateVersion
 from lms_core.models import User
@@ -436,7 +438,12 @@ def save_settings(lms: LMS, name: str, values: dict[str, Any], actor: User | Non
         state = _state(ctx, name)
         if state is None:
             raise PluginError(f"{name} is not set up yet: run `lms db upgrade`.")
-        state.settings = converter.unstructure(settings)
+        state.settings = check_json(
+            "settings",
+            converter.unstructure(settings),
+            limits.PLUGIN_SETTINGS,
+            label="The settings",
+        )
         _bump(ctx)
         audit(ctx, "plugin.settings", ("plugin", name, name))
     return settings

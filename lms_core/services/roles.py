@@ -9,6 +9,7 @@ from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
 
+from lms_core import limits
 from lms_core import outbox
 from lms_core.context import Context
 from lms_core.db import utcnow
@@ -22,6 +23,8 @@ from lms_core.errors import Invalid
 from lms_core.errors import NotFound
 from lms_core.events import RoleAssigned
 from lms_core.events import RoleRevoked
+from lms_core.limits import check_length
+from lms_core.limits import listing
 from lms_core.models import ALL_PERMISSIONS
 from lms_core.models import Course
 from lms_core.models import KnownPermission
@@ -136,7 +139,7 @@ def _check_permissions(ctx: Context, permissions: Iterable[str]) -> list[str]:
     names = sorted(set(permissions))
     unknown = [p for p in names if p not in known and p != ALL_PERMISSIONS]
     if unknown:
-        raise Invalid(f"Unknown permission(s): {', '.join(unknown)}.", field="permissions")
+        raise Invalid(f"Unknown permission(s): {listing(unknown)}.", field="permissions")
     return names
 
 
@@ -145,7 +148,7 @@ def create_role(
 ) -> Role:
     """Create a custom role."""
     require(ctx, "role.manage", to="create roles")
-    name = (name or "").strip().lower()
+    name = check_length("name", name or "", limits.ROLE_NAME, label="A role name").strip().lower()
     if not _ROLE_NAME.match(name):
         raise Invalid(
             "A role name is 2-60 lower-case letters, digits or underscores, starting with a letter.",
@@ -153,10 +156,14 @@ def create_role(
         )
     if not (title or "").strip():
         raise Invalid("A role needs a title.", field="title")
+    title = check_length("title", title, limits.ROLE_TITLE, label="A role title").strip()
+    description = check_length(
+        "description", description or "", limits.ROLE_DESCRIPTION, label="A role description"
+    ).strip()
     if ctx.session.scalars(select(Role.id).where(Role.name == name)).first() is not None:
         raise Conflict(f"A role called {name!r} already exists.")
     names = _check_permissions(ctx, permissions)
-    role = Role(name=name, title=title.strip(), description=description.strip(), builtin=False)
+    role = Role(name=name, title=title, description=description, builtin=False)
     ctx.session.add(role)
     ctx.session.flush()
     ctx.session.add_all(RolePermission(role_id=role.id, permission=p) for p in names)

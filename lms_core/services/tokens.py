@@ -18,10 +18,12 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
+from lms_core import limits
 from lms_core.context import Context
 from lms_core.db import utcnow
 from lms_core.errors import Invalid
 from lms_core.errors import NotFound
+from lms_core.limits import check_length
 from lms_core.models import ApiToken
 from lms_core.models import User
 from lms_core.services.audit import audit
@@ -47,7 +49,6 @@ TOKEN_PREFIX = "lms_"
 TOUCH_INTERVAL = dt.timedelta(minutes=1)
 #: Unrevoked tokens one person may hold.
 MAX_ACTIVE_TOKENS = 50
-_NAME_LIMIT = 100
 _SHOWN = 8
 
 
@@ -76,11 +77,11 @@ def create_token(ctx: Context, user: User, name: str) -> tuple[ApiToken, str]:
         require(ctx, "user.manage", to="make API tokens for other people")
     if not user.is_active:
         raise Invalid(f"{user.email} is deactivated; their tokens would not work.")
+    if isinstance(name, str):
+        check_length("name", name, limits.TOKEN_NAME, label="A token name")
     clean = " ".join(name.split()) if isinstance(name, str) else ""
     if not clean:
         raise Invalid("Give the token a name, e.g. the script that will use it.", field="name")
-    if len(clean) > _NAME_LIMIT:
-        raise Invalid(f"A token name is at most {_NAME_LIMIT} characters.", field="name")
     active = ctx.session.scalars(
         select(ApiToken.id).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     ).all()

@@ -10,6 +10,7 @@ from zoneinfo import available_timezones
 
 from sqlalchemy import select
 
+from lms_core import limits
 from lms_core import outbox
 from lms_core.context import Context
 from lms_core.db import utcnow
@@ -24,6 +25,11 @@ from lms_core.events import UserCreated
 from lms_core.events import UserDeactivated
 from lms_core.events import UserReactivated
 from lms_core.events import UserUpdated
+from lms_core.limits import check_count
+from lms_core.limits import check_length
+from lms_core.limits import excerpt
+from lms_core.limits import label_of
+from lms_core.limits import listing
 from lms_core.models import PROFILE_ATTRIBUTES
 from lms_core.models import Role
 from lms_core.models import RoleAssignment
@@ -70,9 +76,9 @@ def normalize_email(email: Any) -> str:
     """Trim and validate an email address; raise :class:`Invalid` naming it when malformed."""
     if not isinstance(email, str) or not email.strip():
         raise Invalid("An email address is required.", field="email")
-    email = email.strip()
-    if len(email) > 254 or not _EMAIL.match(email):
-        raise Invalid(f"{email!r} is not a valid email address.", field="email")
+    email = check_length("email", email, limits.EMAIL, label="An email address").strip()
+    if not _EMAIL.match(email):
+        raise Invalid(f"{excerpt(email)} is not a valid email address.", field="email")
     return email
 
 
@@ -97,13 +103,17 @@ def _check_timezone(value: Any) -> str:
     if _TIMEZONES is None:
         _TIMEZONES = available_timezones() | {"UTC"}
     if not isinstance(value, str) or value not in _TIMEZONES:
-        raise Invalid(f"{value!r} is not a time zone name such as Europe/Berlin.", field="timezone")
+        raise Invalid(
+            f"{excerpt(value)} is not a time zone name such as Europe/Berlin.", field="timezone"
+        )
     return value
 
 
 def _check_locale(value: Any) -> str:
     if not isinstance(value, str) or not _LOCALE.match(value):
-        raise Invalid(f"{value!r} is not a language code such as en or pt-BR.", field="locale")
+        raise Invalid(
+            f"{excerpt(value)} is not a language code such as en or pt-BR.", field="locale"
+        )
     return value
 
 
@@ -113,14 +123,8 @@ def _clean_text(value: Any, field: str, limit: int, *, required: bool = False) -
             raise Invalid(f"{field.replace('_', ' ').capitalize()} is required.", field=field)
         return None
     if not isinstance(value, str):
-        raise Invalid(f"{field} must be text.", field=field)
-    value = " ".join(value.split())
-    if len(value) > limit:
-        raise Invalid(
-            f"{field.replace('_', ' ').capitalize()} is too long ({limit} characters at most).",
-            field=field,
-        )
-    return value
+        raise Invalid(f"{label_of(field)} must be text.", field=field)
+    return " ".join(check_length(field, value, limit).split())
 
 
 def _clean_profile(ctx: Context, changes: dict[str, Any], user: User | None) -> dict[str, Any]:
@@ -132,9 +136,9 @@ def _clean_profile(ctx: Context, changes: dict[str, Any], user: User | None) -> 
         if key == "email":
             clean[key] = normalize_email(value)
         elif key == "name":
-            clean[key] = _clean_text(value, "name", 200) or ""
+            clean[key] = _clean_text(value, "name", limits.USER_NAME) or ""
         elif key in PROFILE_ATTRIBUTES:
-            clean[key] = _clean_text(value, key, 120)
+            clean[key] = _clean_text(value, key, limits.PROFILE_ATTRIBUTE)
         elif key == "timezone":
             clean[key] = _check_timezone(value)
         elif key == "locale":
@@ -194,10 +198,11 @@ def create_user(
     ctx.session.add(user)
     ctx.session.flush()
     if roles:
+        roles = tuple(check_count("roles", roles, limits.LIST_ITEMS))
         role_rows = ctx.session.scalars(select(Role).where(Role.name.in_(roles))).all()
         missing = set(roles) - {r.name for r in role_rows}
         if missing:
-            raise Invalid(f"Unknown role(s): {', '.join(sorted(missing))}.", field="roles")
+            raise Invalid(f"Unknown role(s): {listing(sorted(missing))}.", field="roles")
         for role in role_rows:
             check_scope(role.name, None, field="roles")  # these are site-wide assignments
         ctx.session.add_all(
@@ -295,6 +300,7 @@ def deactivate_user(ctx: Context, user: User, reason: str = "") -> bool:
     """Stop a user signing in; their enrollments and records stay. False if already inactive."""
     user = ctx.attach(user)
     require(ctx, "user.manage", to="deactivate users")
+    reason = check_length("reason", reason or "", limits.REASON)
     if not user.is_active:
         return False
     if ctx.actor is not None and ctx.actor.id == user.id:

@@ -28,6 +28,8 @@ from lms_core.runtime import LMS
 from lms_core.services.sessions import SESSION_LIFETIME
 from lms_core.web import db as web_db
 from lms_core.web.decorators import access_of
+from lms_core.web.params import refuse_unstorable_input
+from lms_core.web.routing import register_converters
 
 __all__ = ["create_app", "csrf", "login_manager"]
 
@@ -92,6 +94,7 @@ def create_app(
         static_folder=str(Path(__file__).parent.parent / "static"),
         template_folder=str(Path(__file__).parent.parent / "templates"),
     )
+    register_converters(app)  # before any blueprint: every route's <id:...> is bounded
     secure = cfg.base_url.startswith("https://")
     app.config.update(
         SECRET_KEY=_secret_key(cfg),
@@ -123,6 +126,7 @@ def create_app(
     app.extensions["lms_limiter"] = lms.limiter
     security.init_app(app)
     errors.init_app(app)
+    app.before_request(refuse_unstorable_input)
     templating.init_app(app)
     app.register_blueprint(auth_bp)
     for blueprint in _core_blueprints():

@@ -32,9 +32,16 @@ from wtforms import Field
 from wtforms import PasswordField
 from wtforms import StringField
 
+from lms_core import limits
 from lms_core import outbox
 from lms_core.errors import LMSError
 from lms_core.importer import import_users_csv
+from lms_core.limits import DB_INT_MAX
+from lms_core.limits import TooLong
+from lms_core.limits import excerpt
+from lms_core.limits import listing
+from lms_core.limits import shorten_refused
+from lms_core.limits import shown
 from lms_core.models import ALL_PERMISSIONS
 from lms_core.models import PROFILE_ATTRIBUTES
 from lms_core.models import AuditEntry
@@ -62,6 +69,7 @@ from lms_core.web.db import lms
 from lms_core.web.db import write
 from lms_core.web.decorators import requires
 from lms_core.web.forms import EmptyForm
+from lms_core.web.params import page_arg
 from lms_core.web.redirects import redirect_to
 from lms_core.web.templating import safe_url
 from lms_core.web.templating import visible
@@ -81,10 +89,7 @@ def _actor() -> Any:
 
 
 def _page() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
+    return page_arg()
 
 
 def _pages(total: int, size: int) -> int:
@@ -135,6 +140,7 @@ def _field_error(form: FlaskForm, exc: LMSError, mapping: dict[str, str] | None 
     field = getattr(form, name, None) if name else None
     if isinstance(field, Field):
         field.errors = [*field.errors, exc.message]
+        shorten_refused(form, exc, name)
     else:
         flash(exc.message, "error")
 
@@ -247,7 +253,7 @@ def user_new() -> Any:
     )
 
 
-@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>", methods=["GET", "POST"])
 @requires("user.manage")
 def user_edit(user_id: int) -> Any:
     user = db().get(User, user_id)
@@ -332,19 +338,19 @@ def _user_action(user_id: int, action: str) -> Any:
     return redirect_to(request.form.get("next"), url_for("admin.user_edit", user_id=user_id))
 
 
-@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@bp.route("/users/<id:user_id>/deactivate", methods=["POST"])
 @requires("user.manage")
 def user_deactivate(user_id: int) -> Any:
     return _user_action(user_id, "deactivate")
 
 
-@bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
+@bp.route("/users/<id:user_id>/reactivate", methods=["POST"])
 @requires("user.manage")
 def user_reactivate(user_id: int) -> Any:
     return _user_action(user_id, "reactivate")
 
 
-@bp.route("/users/<int:user_id>/end-sessions", methods=["POST"])
+@bp.route("/users/<id:user_id>/end-sessions", methods=["POST"])
 @requires("user.manage")
 def user_end_sessions(user_id: int) -> Any:
     _check_csrf()
@@ -407,12 +413,17 @@ def users_import() -> Any:
 # -- groups -------------------------------------------------------------------------------
 
 
+def _row_number(index: str) -> tuple[int, str]:
+    """Sorts ``rule_attr_2`` before ``rule_attr_10`` (digits only: no int() of a huge one)."""
+    return (len(index), index) if index.isascii() and index.isdigit() else (0, "")
+
+
 def _rule_from_form() -> tuple[dict[str, str] | None, list[tuple[str, str]], str | None]:
     """(rule, the rows as typed, error) from the rule_attr_N / rule_value_N fields."""
     rows: list[tuple[str, str]] = []
     for key in sorted(
         (k for k in request.form if k.startswith("rule_attr_")),
-        key=lambda k: int(k.rsplit("_", 1)[1]) if k.rsplit("_", 1)[1].isdigit() else 0,
+        key=lambda k: _row_number(k.rsplit("_", 1)[1]),
     ):
         index = key.rsplit("_", 1)[1]
         rows.append((_text(key), _text(f"rule_value_{index}")))
@@ -421,11 +432,18 @@ def _rule_from_form() -> tuple[dict[str, str] | None, list[tuple[str, str]], str
         if not attribute and not value:
             continue
         if not attribute:
-            return None, rows, f"Choose the attribute that {value!r} applies to."
+            return None, rows, f"Choose the attribute that {excerpt(value)} applies to."
         if attribute in rule:
             return None, rows, f"The rule tests {attribute} twice; use one condition per attribute."
         rule[attribute] = value
     return (rule or None), rows, None
+
+
+def _shorten_group_values(values: dict[str, Any], exc: LMSError) -> None:
+    """Show a refused name, description or rule value cut to what fits, not whole."""
+    shorten_refused(values, exc)
+    if isinstance(exc, TooLong) and exc.field == "rule":
+        values["rule_rows"] = [(a, v[: exc.limit]) for a, v in values["rule_rows"]]
 
 
 def _rule_rows(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -498,6 +516,7 @@ def groups() -> Any:
         errors[getattr(exc, "field", None) or "form"] = exc.message
         if "form" in errors:
             flash(errors.pop("form"), "error")
+        _shorten_group_values(values, exc)
         return _groups_page(values, errors, 400)
     flash(f"The group {values['name']} was created.", "success")
     return redirect(url_for("admin.group", group_id=group_id))
@@ -535,7 +554,7 @@ def _group_page(
     )
 
 
-@bp.route("/groups/<int:group_id>", methods=["GET", "POST"])
+@bp.route("/groups/<id:group_id>", methods=["GET", "POST"])
 @requires("group.manage")
 def group(group_id: int) -> Any:
     group = _group_or_404(group_id)
@@ -571,6 +590,7 @@ def group(group_id: int) -> Any:
             errors[field] = exc.message
         else:
             flash(exc.message, "error")
+        _shorten_group_values(values, exc)
         return _group_page(group, values, errors, 400)
     flash(f"The group {values['name']} was saved.", "success")
     return redirect(url_for("admin.group", group_id=group_id))
@@ -580,13 +600,15 @@ def _split_emails(text: str) -> list[str]:
     return [e for e in text.replace(",", " ").replace(";", " ").split() if e]
 
 
-@bp.route("/groups/<int:group_id>/members", methods=["POST"])
+@bp.route("/groups/<id:group_id>/members", methods=["POST"])
 @requires("group.manage")
 def group_add_members(group_id: int) -> Any:
     _check_csrf()
     group = _group_or_404(group_id)
     text = request.form.get("emails") or ""
     emails = _split_emails(text)
+    if len(emails) > limits.LIST_ITEMS:
+        text = ""  # not shown again: too long to be worth it
     values = {
         "name": group.name,
         "kind": group.kind,
@@ -595,11 +617,14 @@ def group_add_members(group_id: int) -> Any:
     }
     if not emails:
         return _group_page(group, values, {"emails": "Enter one or more email addresses."}, 400)
+    if len(emails) > limits.LIST_ITEMS:
+        message = f"Add at most {limits.LIST_ITEMS:,} people at a time ({len(emails):,} given)."
+        return _group_page(group, values, {"emails": message}, 400)
     found = list(db().scalars(select(User).where(User.email_key.in_([e.lower() for e in emails]))))
     known = {u.email_key for u in found}
     unknown = [e for e in emails if e.lower() not in known]
     if unknown:
-        message = f"There is no user with the email {', '.join(unknown)}; nobody was added."
+        message = f"There is no user with the email {listing(unknown)}; nobody was added."
         return _group_page(group, values, {"emails": message}, 400, emails=text)
     try:
         with write() as ctx:
@@ -610,7 +635,7 @@ def group_add_members(group_id: int) -> Any:
     return redirect(url_for("admin.group", group_id=group_id))
 
 
-@bp.route("/groups/<int:group_id>/members/<int:user_id>/remove", methods=["POST"])
+@bp.route("/groups/<id:group_id>/members/<id:user_id>/remove", methods=["POST"])
 @requires("group.manage")
 def group_remove_member(group_id: int, user_id: int) -> Any:
     _check_csrf()
@@ -628,7 +653,7 @@ def group_remove_member(group_id: int, user_id: int) -> Any:
     return redirect(url_for("admin.group", group_id=group_id))
 
 
-@bp.route("/groups/<int:group_id>/delete", methods=["POST"])
+@bp.route("/groups/<id:group_id>/delete", methods=["POST"])
 @requires("group.manage")
 def group_delete(group_id: int) -> Any:
     _check_csrf()
@@ -738,6 +763,7 @@ def roles() -> Any:
             )
     except LMSError as exc:
         errors = {"create_" + (getattr(exc, "field", None) or "form"): exc.message}
+        shorten_refused(create, exc)
         return _roles_page(create, dict(_NEW_ASSIGNMENT), errors, 400)
     flash(f"The role {create['name']} was created.", "success")
     return redirect(url_for("admin.roles"))
@@ -750,7 +776,7 @@ def _role_or_404(role_id: int) -> Role:
     return role
 
 
-@bp.route("/roles/<int:role_id>", methods=["GET", "POST"])
+@bp.route("/roles/<id:role_id>", methods=["GET", "POST"])
 @requires("role.manage")
 def role(role_id: int) -> Any:
     role = _role_or_404(role_id)
@@ -786,7 +812,7 @@ def role(role_id: int) -> Any:
     )
 
 
-@bp.route("/roles/<int:role_id>/delete", methods=["POST"])
+@bp.route("/roles/<id:role_id>/delete", methods=["POST"])
 @requires("role.manage")
 def role_delete(role_id: int) -> Any:
     _check_csrf()
@@ -814,12 +840,12 @@ def role_assign() -> Any:
     else:
         user = db().scalars(select(User).where(User.email_key == assign["email"].lower())).first()
         if user is None:
-            errors["assign_email"] = f"There is no user with the email {assign['email']}."
+            errors["assign_email"] = f"There is no user with the email {shown(assign['email'])}."
     course = None
     if assign["course_id"]:
-        course = (
-            db().get(Course, int(assign["course_id"])) if assign["course_id"].isdigit() else None
-        )
+        digits = assign["course_id"]
+        known = digits.isascii() and digits.isdigit() and len(digits) <= len(str(DB_INT_MAX))
+        course = db().get(Course, int(digits)) if known and int(digits) <= DB_INT_MAX else None
         if course is None:
             errors["assign_course"] = "That course does not exist."
     if not assign["role"]:
@@ -841,7 +867,7 @@ def role_assign() -> Any:
     return redirect(url_for("admin.roles"))
 
 
-@bp.route("/roles/assignments/<int:assignment_id>/revoke", methods=["POST"])
+@bp.route("/roles/assignments/<id:assignment_id>/revoke", methods=["POST"])
 @requires("role.manage")
 def role_revoke(assignment_id: int) -> Any:
     _check_csrf()
@@ -903,7 +929,7 @@ def audit() -> Any:
     if filters["actor"]:
         actor = db().scalars(select(User).where(User.email_key == filters["actor"].lower())).first()
         if actor is None:
-            errors["actor"] = f"There is no user with the email {filters['actor']}."
+            errors["actor"] = f"There is no user with the email {shown(filters['actor'])}."
         else:
             actor_id = actor.id
     entries: list[AuditEntry] = []
@@ -1055,7 +1081,7 @@ def plugin_settings(name: str) -> Any:
             values[field_name] = kind(raw)
         except ValueError:
             expected = "a whole number" if kind is int else "a number"
-            problems.append(f"{field_name}: {raw!r} is not {expected}.")
+            problems.append(f"{field_name}: {excerpt(raw)} is not {expected}.")
     if problems:
         message = f"Settings of {name} are invalid: " + "; ".join(problems)
         return _plugins_page(400, {name: typed}, {name: message})
@@ -1116,7 +1142,7 @@ def _retry(ids: list[int]) -> Any:
     return redirect(url_for("admin.deliveries"))
 
 
-@bp.route("/deliveries/<int:delivery_id>/retry", methods=["POST"])
+@bp.route("/deliveries/<id:delivery_id>/retry", methods=["POST"])
 @requires("plugin.manage")
 def delivery_retry(delivery_id: int) -> Any:
     _check_csrf()

@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 from lms_core.db import utcnow
 from lms_core.errors import LMSError
 from lms_core.errors import Rejected
+from lms_core.limits import shorten_refused
 from lms_core.models import Course
 from lms_core.models import CourseStatus
 from lms_core.models import CourseTag
@@ -41,6 +42,7 @@ from lms_core.web.decorators import SIGNED_IN
 from lms_core.web.decorators import public
 from lms_core.web.decorators import requires
 from lms_core.web.forms import EmptyForm
+from lms_core.web.params import page_arg
 from lms_core.web.redirects import safe_next
 from lms_core.web.templating import visible
 
@@ -110,10 +112,7 @@ def catalog() -> Any:
     q = (request.args.get("q") or "").strip()
     category = (request.args.get("category") or "").strip()
     tag = (request.args.get("tag") or "").strip().lower()
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = page_arg()
     stmt = select(Course).where(_visible_courses(user))
     if q:
         like = f"%{q.lower()}%"
@@ -194,7 +193,7 @@ def _course_or_404(course_id: int) -> Course:
     return course
 
 
-@bp.route("/courses/<int:course_id>")
+@bp.route("/courses/<id:course_id>")
 @public
 def course(course_id: int) -> Any:
     course = _course_or_404(course_id)
@@ -230,7 +229,7 @@ def course(course_id: int) -> Any:
     )
 
 
-@bp.route("/courses/<int:course_id>/enroll", methods=["POST"])
+@bp.route("/courses/<id:course_id>/enroll", methods=["POST"])
 @requires("enrollment.self")
 def enroll(course_id: int) -> Any:
     course = _course_or_404(course_id)
@@ -257,7 +256,7 @@ def enroll(course_id: int) -> Any:
     return redirect(url_for("learner.course", course_id=course_id))
 
 
-@bp.route("/courses/<int:course_id>/withdraw", methods=["POST"])
+@bp.route("/courses/<id:course_id>/withdraw", methods=["POST"])
 @requires(SIGNED_IN)
 def withdraw(course_id: int) -> Any:
     course = _course_or_404(course_id)
@@ -283,7 +282,7 @@ def _lesson_or_404(course: Course, lesson_id: int) -> Lesson:
     return lesson
 
 
-@bp.route("/courses/<int:course_id>/lessons/<int:lesson_id>")
+@bp.route("/courses/<id:course_id>/lessons/<id:lesson_id>")
 @requires(SIGNED_IN)
 def lesson(course_id: int, lesson_id: int) -> Any:
     course = _course_or_404(course_id)
@@ -317,7 +316,7 @@ def lesson(course_id: int, lesson_id: int) -> Any:
     )
 
 
-@bp.route("/courses/<int:course_id>/lessons/<int:lesson_id>/complete", methods=["POST"])
+@bp.route("/courses/<id:course_id>/lessons/<id:lesson_id>/complete", methods=["POST"])
 @requires(SIGNED_IN)
 def complete(course_id: int, lesson_id: int) -> Any:
     course = _course_or_404(course_id)
@@ -367,6 +366,7 @@ def profile() -> Any:
                 user_service.update_user(ctx, ctx.actor, **values)  # type: ignore[arg-type]
         except LMSError as exc:
             errors[getattr(exc, "field", None) or "name"] = exc.message
+            shorten_refused(values, exc)
         else:
             flash("Your profile was saved.", "success")
             return redirect(url_for("learner.profile"))

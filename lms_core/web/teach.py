@@ -30,6 +30,8 @@ from lms_core.default_permissions import TEACHING
 from lms_core.errors import Conflict
 from lms_core.errors import Invalid
 from lms_core.errors import LMSError
+from lms_core.limits import listing
+from lms_core.limits import shorten_refused
 from lms_core.models import Course
 from lms_core.models import CourseStatus
 from lms_core.models import Enrollment
@@ -50,6 +52,7 @@ from lms_core.web.db import read_ctx
 from lms_core.web.db import write
 from lms_core.web.decorators import requires
 from lms_core.web.forms import EmptyForm
+from lms_core.web.params import page_arg
 
 bp = Blueprint("teach", __name__, url_prefix="/teach")
 
@@ -182,15 +185,13 @@ def _add_error(form: FlaskForm, exc: LMSError, field: str | None = None) -> None
     target: Field | None = form._fields.get(name) if name else None
     if target is not None and name != "csrf_token":
         target.errors = [*target.errors, exc.message]
+        shorten_refused(form, exc, name)
     else:
         flash(exc.message, "error")
 
 
 def _page() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
+    return page_arg()
 
 
 def _lesson_kinds() -> dict[str, str]:
@@ -322,7 +323,7 @@ def _course_page(
     )
 
 
-@bp.route("/courses/<int:course_id>", methods=["GET", "POST"])
+@bp.route("/courses/<id:course_id>", methods=["GET", "POST"])
 @requires("course.edit", course_arg="course_id")
 def course(course_id: int) -> Any:
     course = _course_or_404(course_id)
@@ -345,7 +346,7 @@ def course(course_id: int) -> Any:
     return _course_page(course, form=form, status=400)
 
 
-@bp.route("/courses/<int:course_id>/publish", methods=["POST"])
+@bp.route("/courses/<id:course_id>/publish", methods=["POST"])
 @requires("course.publish", course_arg="course_id")
 def publish(course_id: int) -> Any:
     course = _course_or_404(course_id)
@@ -363,7 +364,7 @@ def publish(course_id: int) -> Any:
     return redirect(url_for("teach.course", course_id=course_id))
 
 
-@bp.route("/courses/<int:course_id>/archive", methods=["POST"])
+@bp.route("/courses/<id:course_id>/archive", methods=["POST"])
 @requires("course.publish", course_arg="course_id")
 def archive(course_id: int) -> Any:
     course = _course_or_404(course_id)
@@ -386,7 +387,7 @@ def archive(course_id: int) -> Any:
 # --- lessons -----------------------------------------------------------------------------
 
 
-@bp.route("/courses/<int:course_id>/lessons", methods=["POST"])
+@bp.route("/courses/<id:course_id>/lessons", methods=["POST"])
 @requires("course.edit", course_arg="course_id")
 def add_lesson(course_id: int) -> Any:
     course = _course_or_404(course_id)
@@ -414,7 +415,7 @@ def add_lesson(course_id: int) -> Any:
     return redirect(url_for("teach.course", course_id=course_id) + "#lessons")
 
 
-@bp.route("/courses/<int:course_id>/lessons/<int:lesson_id>", methods=["GET", "POST"])
+@bp.route("/courses/<id:course_id>/lessons/<id:lesson_id>", methods=["GET", "POST"])
 @requires("course.edit", course_arg="course_id")
 def lesson(course_id: int, lesson_id: int) -> Any:
     course = _course_or_404(course_id)
@@ -446,7 +447,7 @@ def lesson(course_id: int, lesson_id: int) -> Any:
     return render_template("teach/lesson.html", course=course, lesson=lesson, form=form), 400
 
 
-@bp.route("/courses/<int:course_id>/lessons/<int:lesson_id>/delete", methods=["POST"])
+@bp.route("/courses/<id:course_id>/lessons/<id:lesson_id>/delete", methods=["POST"])
 @requires("course.edit", course_arg="course_id")
 def delete_lesson(course_id: int, lesson_id: int) -> Any:
     course = _course_or_404(course_id)
@@ -464,7 +465,7 @@ def delete_lesson(course_id: int, lesson_id: int) -> Any:
 
 
 @bp.route(
-    "/courses/<int:course_id>/lessons/<int:lesson_id>/move/<any(up, down):direction>",
+    "/courses/<id:course_id>/lessons/<id:lesson_id>/move/<any(up, down):direction>",
     methods=["POST"],
 )
 @requires("course.edit", course_arg="course_id")
@@ -599,7 +600,7 @@ def _roster_page(
     )
 
 
-@bp.route("/courses/<int:course_id>/learners")
+@bp.route("/courses/<id:course_id>/learners")
 @requires("progress.view", course_arg="course_id")
 def roster(course_id: int) -> Any:
     return _roster_page(_course_or_404(course_id))
@@ -624,7 +625,7 @@ def _parse_emails(text: str) -> tuple[list[str], list[str]]:
     return good, bad
 
 
-@bp.route("/courses/<int:course_id>/learners/enroll", methods=["POST"])
+@bp.route("/courses/<id:course_id>/learners/enroll", methods=["POST"])
 @requires("enrollment.manage", course_arg="course_id")
 def enroll_people(course_id: int) -> Any:
     course = _course_or_404(course_id)
@@ -632,7 +633,7 @@ def enroll_people(course_id: int) -> Any:
     _check_csrf(form)
     emails, bad = _parse_emails(form.emails.data or "")
     if bad:
-        form.emails.errors = ["Not email addresses: " + ", ".join(bad) + ". Nobody was enrolled."]
+        form.emails.errors = [f"Not email addresses: {listing(bad)}. Nobody was enrolled."]
     elif not emails:
         form.emails.errors = ["Enter at least one email address."]
     elif len(emails) > MAX_EMAILS:
@@ -684,7 +685,7 @@ def enroll_people(course_id: int) -> Any:
     return redirect(url_for("teach.roster", course_id=course_id))
 
 
-@bp.route("/courses/<int:course_id>/learners/enroll-group", methods=["POST"])
+@bp.route("/courses/<id:course_id>/learners/enroll-group", methods=["POST"])
 @requires("enrollment.manage", course_arg="course_id")
 def enroll_group(course_id: int) -> Any:
     course = _course_or_404(course_id)
@@ -739,19 +740,19 @@ def _enrollment_action(course_id: int, enrollment_id: int, action: str) -> Any:
     return redirect(url_for("teach.roster", course_id=course_id))
 
 
-@bp.route("/courses/<int:course_id>/enrollments/<int:enrollment_id>/approve", methods=["POST"])
+@bp.route("/courses/<id:course_id>/enrollments/<id:enrollment_id>/approve", methods=["POST"])
 @requires("enrollment.manage", course_arg="course_id")
 def approve(course_id: int, enrollment_id: int) -> Any:
     return _enrollment_action(course_id, enrollment_id, "approve")
 
 
-@bp.route("/courses/<int:course_id>/enrollments/<int:enrollment_id>/decline", methods=["POST"])
+@bp.route("/courses/<id:course_id>/enrollments/<id:enrollment_id>/decline", methods=["POST"])
 @requires("enrollment.manage", course_arg="course_id")
 def decline(course_id: int, enrollment_id: int) -> Any:
     return _enrollment_action(course_id, enrollment_id, "decline")
 
 
-@bp.route("/courses/<int:course_id>/enrollments/<int:enrollment_id>/withdraw", methods=["POST"])
+@bp.route("/courses/<id:course_id>/enrollments/<id:enrollment_id>/withdraw", methods=["POST"])
 @requires("enrollment.manage", course_arg="course_id")
 def withdraw(course_id: int, enrollment_id: int) -> Any:
     return _enrollment_action(course_id, enrollment_id, "withdraw")

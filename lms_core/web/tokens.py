@@ -14,6 +14,7 @@ from flask_login import current_user
 
 from lms_core.errors import Invalid
 from lms_core.errors import LMSError
+from lms_core.limits import shorten_refused
 from lms_core.services import tokens as token_service
 from lms_core.web.db import read_ctx
 from lms_core.web.db import write
@@ -48,7 +49,9 @@ def index() -> Any:
                 ctx, current_user._get_current_object(), name
             )
     except Invalid as exc:
-        return _page(name=name, error=exc.message), 422
+        shown = {"name": name}
+        shorten_refused(shown, exc)  # a refused 10,000-character name comes back cut
+        return _page(name=shown["name"], error=exc.message), 422
     except LMSError as exc:
         flash(exc.message, "error")
         return redirect(url_for("tokens.index"))
@@ -57,7 +60,7 @@ def index() -> Any:
     return response, 201, {"Cache-Control": "no-store"}
 
 
-@bp.route("/<int:token_id>/revoke", methods=["POST"])
+@bp.route("/<id:token_id>/revoke", methods=["POST"])
 @requires(SIGNED_IN)
 def revoke(token_id: int) -> Any:
     try:

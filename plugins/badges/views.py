@@ -384,13 +384,13 @@ def _render_course_awards(
     )
 
 
-@bp.route("/courses/<int:course_id>")
+@bp.route("/courses/<id:course_id>")
 @requires("badges.award", course_arg="course_id")
 def course_awards(course_id: int) -> Any:
     return _render_course_awards(_course_or_404(course_id))
 
 
-@bp.route("/courses/<int:course_id>/award", methods=["POST"])
+@bp.route("/courses/<id:course_id>/award", methods=["POST"])
 @requires("badges.award", course_arg="course_id")
 def award(course_id: int) -> Any:
     course = _course_or_404(course_id)
@@ -422,7 +422,7 @@ def award(course_id: int) -> Any:
     return redirect(url_for("badges.course_awards", course_id=course.id))
 
 
-@bp.route("/courses/<int:course_id>/awards/<int:award_id>/revoke", methods=["POST"])
+@bp.route("/courses/<id:course_id>/awards/<id:award_id>/revoke", methods=["POST"])
 @requires("badges.award", course_arg="course_id")
 def revoke(course_id: int, award_id: int) -> Any:
     course = _course_or_404(course_id)
@@ -535,7 +535,7 @@ def level_new() -> Any:
     return redirect(url_for("badges.admin_index"))
 
 
-@bp.route("/admin/levels/<int:level_id>/delete", methods=["POST"])
+@bp.route("/admin/levels/<id:level_id>/delete", methods=["POST"])
 @requires("badges.manage")
 def level_delete(level_id: int) -> Any:
     _check_csrf()
@@ -661,7 +661,7 @@ def _rule_or_404(rule_id: int) -> PointRule:
     return _row_or_404(PointRule, rule_id)
 
 
-@bp.route("/admin/rules/<int:rule_id>", methods=["GET", "POST"])
+@bp.route("/admin/rules/<id:rule_id>", methods=["GET", "POST"])
 @requires("badges.manage")
 def rule_edit(rule_id: int) -> Any:
     rule = _rule_or_404(rule_id)
@@ -670,7 +670,7 @@ def rule_edit(rule_id: int) -> Any:
     return _render_rule_form(rule, _rule_values(rule), {})
 
 
-@bp.route("/admin/rules/<int:rule_id>/delete", methods=["POST"])
+@bp.route("/admin/rules/<id:rule_id>/delete", methods=["POST"])
 @requires("badges.manage")
 def rule_delete(rule_id: int) -> Any:
     rule = _rule_or_404(rule_id)
@@ -824,7 +824,7 @@ def badge_new() -> Any:
     return _render_badge_form(None, _badge_values(None), {})
 
 
-@bp.route("/admin/classes/<int:badge_id>", methods=["GET", "POST"])
+@bp.route("/admin/classes/<id:badge_id>", methods=["GET", "POST"])
 @requires("badges.manage")
 def badge_edit(badge_id: int) -> Any:
     badge = _row_or_404(BadgeClass, badge_id)

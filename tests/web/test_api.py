@@ -486,7 +486,9 @@ def test_lists_are_paginated(admin_api, factory):
     third = json_of(admin_api.get("/courses?per_page=2&page=3"))
     assert [c["code"] for c in third["items"]] == ["P-4"]
     assert json_of(admin_api.get("/courses?page=9"))["items"] == []
-    assert json_of(admin_api.get("/courses?per_page=1000"))["per_page"] == 200
+    assert json_of(admin_api.get("/courses?per_page=200"))["per_page"] == 200
+    too_many = is_problem(admin_api.get("/courses?per_page=201"), 422)
+    assert too_many["field"] == "per_page" and "200" in too_many["detail"]
     default = json_of(admin_api.get("/users"))
     assert default["page"] == 1 and default["per_page"] == 50
     is_problem(admin_api.get("/courses?per_page=0"), 422)
@@ -560,3 +562,101 @@ def test_privacy_export_and_erase_cover_api_tokens(lms, factory):
         erase_user(ctx, "tok@example.com")
     with lms.transaction(system=True) as ctx:
         assert list_tokens(ctx, ctx.attach(user)) == []
+
+
+# -- statuses: only documented ones -----------------------------------------------------------
+def _documented(client, path, method):
+    doc = json_of(client.get("/api/v1/openapi.json"))
+    return {int(code) for code in doc["paths"]["/api/v1" + path][method]["responses"]}
+
+
+def test_enrolling_answers_201_once_then_the_documented_200(client, learner_api, factory):
+    course = factory.course("ENR-1")
+    path = f"/courses/{course.id}/enrollments"
+    first = learner_api.post(path)
+    assert first.status_code == 201
+    again = learner_api.post(path)
+    assert again.status_code == 200
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert {200, 201} <= _documented(client, "/courses/{course_id}/enrollments", "post")
+    # Coming back after a withdrawal is enrolling again.
+    assert learner_api.post(f"/enrollments/{first.get_json()['id']}/withdraw").status_code == 200
+    assert learner_api.post(path).status_code == 201
+
+
+def test_the_enroll_service_says_whether_it_created_the_enrollment(lms, factory):
+    from lms_core.services.enrollments import enroll_or_find
+
+    learner = factory.user()
+    course = factory.course()
+    with lms.transaction(learner) as ctx:
+        first, created = enroll_or_find(ctx, learner, course)
+    assert created is True
+    with lms.transaction(learner) as ctx:
+        again, created = enroll_or_find(ctx, learner, course)
+    assert created is False and again.id == first.id
+
+
+def test_a_405_says_which_methods_the_address_takes(client, admin_api, auth, factory):
+    response = admin_api.client.put("/api/v1/courses", headers=admin_api.headers)
+    is_problem(response, 405)
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+    page = client.put("/courses")
+    assert page.status_code == 405
+    assert "GET" in page.headers["Allow"]
+
+
+def test_an_empty_query_value_means_not_given(admin_api, learner_api, factory):
+    factory.course("PUB-1")
+    factory.course("DRAFT-1", publish=False)
+    everything = json_of(admin_api.get("/courses"))
+    assert json_of(admin_api.get("/courses?status=")) == everything
+    assert json_of(admin_api.get("/courses?status=&q=&page=&per_page=")) == everything
+    assert json_of(admin_api.get("/users?active="))["total"] == 2
+    assert learner_api.get("/me/enrollments?status=").status_code == 200
+    is_problem(admin_api.get("/courses?status=nonsense"), 422)
+
+
+def test_an_empty_patch_changes_nothing_and_is_documented(client, admin_api, factory):
+    course = factory.course("SAME-1", title="Same")
+    before = json_of(admin_api.get(f"/courses/{course.id}"))
+    for body in ({}, None):
+        response = admin_api.patch(f"/courses/{course.id}", json=body)
+        assert response.status_code == 200
+        assert response.get_json() == before
+    doc = json_of(client.get("/api/v1/openapi.json"))
+    assert "an empty object (or no body) changes nothing" in doc["info"]["description"]
+    assert doc["paths"]["/api/v1/courses/{course_id}"]["patch"]["requestBody"]["required"] is False
+
+
+def test_per_page_over_the_maximum_is_documented_as_refused(client):
+    doc = json_of(client.get("/api/v1/openapi.json"))
+    (per_page,) = [
+        p for p in doc["paths"]["/api/v1/courses"]["get"]["parameters"] if p["name"] == "per_page"
+    ]
+    assert per_page["schema"]["maximum"] == 200
+    assert "more is refused (422)" in per_page["description"]
+
+
+def test_the_document_lists_exactly_each_operations_statuses(client):
+    from lms_core.api.openapi import openapi_path
+    from lms_core.api.registry import ENDPOINTS
+
+    doc = json_of(client.get("/api/v1/openapi.json"))
+    for endpoint in ENDPOINTS:
+        operation = doc["paths"][openapi_path(endpoint.full_rule)][endpoint.method.lower()]
+        assert {int(c) for c in operation["responses"]} == set(endpoint.statuses), endpoint.name
+        assert 500 not in endpoint.statuses
+
+
+def test_an_undocumented_status_fails_loudly_under_test(admin_api, monkeypatch, factory):
+    import attrs
+
+    from lms_core.api import registry
+
+    course = factory.course("UND-1")
+    key = ("api.get_course", "GET")
+    documented = registry._BY_VIEW[key]
+    monkeypatch.setitem(registry._BY_VIEW, key, attrs.evolve(documented, status=203))
+    with pytest.raises(registry.UndocumentedStatus, match="answered 200"):
+        admin_api.get(f"/courses/{course.id}")

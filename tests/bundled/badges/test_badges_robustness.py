@@ -233,6 +233,17 @@ def test_a_form_without_its_csrf_token_is_refused(world: Site) -> None:
 
 # -- the level form ----------------------------------------------------------------------------
 
+#: The core refuses a NUL character in any form or query value before a view runs (PostgreSQL
+#: can neither store nor compare one): those cases answer 422 naming the field, not the form's
+#: own 400.
+NUL_REFUSED = "is not valid text: it contains a NUL character"
+
+
+def status_for(form: dict[str, Any]) -> int:
+    """The status a refused form answers: 422 when the core refuses a NUL, else 400."""
+    return 422 if any("\x00" in str(value) for value in form.values()) else 400
+
+
 LEVEL_CASES = [
     ({"level_name": "Gold", "threshold": ""}, "Enter the points needed for this level."),
     ({"level_name": "Gold", "threshold": "lots"}, "The threshold must be a whole number."),
@@ -245,7 +256,7 @@ LEVEL_CASES = [
     ({"level_name": "", "threshold": "60"}, "Give the name."),
     ({"threshold": "60"}, "Give the name."),
     ({"level_name": LONG, "threshold": "60"}, "The name is at most 80 characters."),
-    ({"level_name": "Go\x00ld", "threshold": "60"}, "The name cannot contain control characters"),
+    ({"level_name": "Go\x00ld", "threshold": "60"}, NUL_REFUSED),
 ]
 
 
@@ -256,7 +267,7 @@ def test_a_bad_level_is_refused_with_a_message(world: Site, subtests: Any) -> No
     for form, message in LEVEL_CASES:
         with subtests.test(form=_short(form)):
             response = world.client.post("/badges/admin/levels", data={"csrf_token": token, **form})
-            assert response.status_code == 400
+            assert response.status_code == status_for(form)
             assert shows(response, message)
             assert world.counts() == before
 
@@ -288,7 +299,7 @@ RULE_CASES = [
     ({"daily_cap": "soon"}, "The daily cap must be a whole number."),
     ({"name": ""}, "Give the name."),
     ({"name": LONG}, "The name is at most 120 characters."),
-    ({"name": "Qu\x00iz"}, "The name cannot contain control characters"),
+    ({"name": "Qu\x00iz"}, NUL_REFUSED),
     ({"event_type": ""}, "Unknown event type"),
     ({"event_type": LONG}, "Unknown event type"),
     ({"cond_field_0": "colour", "cond_value_0": "blue"}, "has no field"),
@@ -309,7 +320,7 @@ def test_a_bad_point_rule_is_refused_with_a_message(world: Site, subtests: Any) 
         with subtests.test(change=_short(change)):
             for url in ("/badges/admin/rules/new", f"/badges/admin/rules/{world.rule_id}"):
                 response = world.client.post(url, data={"csrf_token": token, **RULE, **change})
-                assert response.status_code == 400, url
+                assert response.status_code == status_for(change), url
                 assert shows(response, message), url
             assert world.counts() == before
             with world.site.session() as session:
@@ -342,9 +353,9 @@ BADGE = {"name": "Extinguisher", "description": "Used one.", "active": "1"}
 BADGE_CASES = [
     ({"name": ""}, "Give the name."),
     ({"name": LONG}, "The name is at most 120 characters."),
-    ({"name": "Ex\x00t"}, "The name cannot contain control characters"),
+    ({"name": "Ex\x00t"}, NUL_REFUSED),
     ({"description": LONG}, "The description is at most 10000 characters."),
-    ({"description": "a\x00b"}, "The description cannot contain the NUL character."),
+    ({"description": "a\x00b"}, NUL_REFUSED),
     ({"criteria_text": LONG}, "The criteria text is at most 10000 characters."),
     ({"expires_days": "soon"}, "Days until expiry must be a whole number."),
     ({"expires_days": "0"}, "Expiry is a number of days (1 to 36500)"),
@@ -354,7 +365,7 @@ BADGE_CASES = [
     ({"course_id": HUGE}, "There is no such course."),
     ({"course_id": "999999"}, "There is no such course."),
     ({"req_0_0_type": "course", "req_0_0_value": "NOPE-1"}, "no course with the code NOPE-1"),
-    ({"req_0_0_type": "course", "req_0_0_value": "A\x00B"}, "no course with the code"),
+    ({"req_0_0_type": "course", "req_0_0_value": "A\x00B"}, NUL_REFUSED),
     ({"req_0_0_type": "course", "req_0_0_value": LONG[:300]}, "no course with the code"),
     ({"req_0_0_type": "course", "req_0_0_value": "A, B"}, "Enter one course code."),
     ({"req_0_0_type": "lesson", "req_0_0_value": "first"}, "The lesson id must be a whole"),
@@ -363,7 +374,7 @@ BADGE_CASES = [
     ({"req_0_0_type": "points", "req_0_0_value": HUGE}, "min must be a whole number"),
     ({"req_0_0_type": "points", "req_0_0_value": "-5"}, "min must be a whole number"),
     ({"req_0_0_type": "badges", "req_0_0_value": "nope"}, "no badge with the slug nope"),
-    ({"req_0_0_type": "badges", "req_0_0_value": "a\x00b"}, "no badge with the slug"),
+    ({"req_0_0_type": "badges", "req_0_0_value": "a\x00b"}, NUL_REFUSED),
     (
         {"req_0_0_type": "courses", "req_0_0_value": "FIRE-1", "req_0_0_min": HUGE},
         "min must be a whole number",
@@ -403,10 +414,10 @@ def test_a_bad_badge_is_refused_with_a_message(world: Site, subtests: Any) -> No
         with subtests.test(change=_short(change)):
             for url in ("/badges/admin/classes/new", f"/badges/admin/classes/{world.badge_id}"):
                 response = world.client.post(url, data={"csrf_token": token, **BADGE, **change})
-                assert response.status_code == 400, url
+                assert response.status_code == status_for(change), url
                 html = response.get_data(as_text=True)
                 assert shows(response, message), url
-                if len(change.get("name", "")) < 200:  # kept as typed
+                if status_for(change) == 400 and len(change.get("name", "")) < 200:  # as typed
                     assert f'value="{change.get("name", BADGE["name"])}"' in html, url
             assert world.counts() == before
             with world.site.session() as session:
@@ -470,7 +481,7 @@ AWARD_CASES = [
     ),
     (
         {"badge_id": "BADGE", "user_id": "LEARNER", "evidence": "a\x00b"},
-        "The evidence cannot contain the NUL character.",
+        NUL_REFUSED,
     ),
 ]
 
@@ -492,7 +503,7 @@ def test_a_bad_award_is_refused_with_a_message(world: Site, subtests: Any) -> No
             response = world.client.post(
                 f"/badges/courses/{c}/award", data={"csrf_token": token, **data}
             )
-            assert response.status_code == 400
+            assert response.status_code == status_for(data)
             assert shows(response, field_message)
             assert world.counts() == before
 
@@ -501,7 +512,7 @@ REVOKE_CASES = [
     ("", "Say why the badge is revoked."),
     ("   ", "Say why the badge is revoked."),
     ("r" * 1001, "The reason is at most 1000 characters."),
-    ("a\x00b", "The reason cannot contain the NUL character."),
+    ("a\x00b", NUL_REFUSED),
 ]
 
 
@@ -515,7 +526,7 @@ def test_a_revocation_without_a_proper_reason_is_refused(world: Site, subtests: 
                 f"/badges/courses/{c}/awards/{world.award_id}/revoke",
                 data={"csrf_token": token, "reason": reason},
             )
-            assert response.status_code == 400
+            assert response.status_code == status_for({"reason": reason})
             assert shows(response, message)
             with world.site.session() as session:
                 award = session.get(Award, world.award_id)
@@ -550,19 +561,20 @@ def test_odd_leaderboard_queries_answer_404_or_the_site_board(world: Site) -> No
         "?scope=course:",
         "?scope=course:abc",
         "?scope=group:" + HUGE,
-        "?scope=a%00b",
         "?scope=" + "course:1" * 1000,
     ]
     for query in site_board:
         assert world.client.get("/badges/leaderboard" + query).status_code == 200, query
     for query in no_such_board:
         assert world.client.get("/badges/leaderboard" + query).status_code == 404, query
+    # A NUL is refused by the core before the view runs.
+    assert world.client.get("/badges/leaderboard?scope=a%00b").status_code == 422
 
 
 def test_the_opt_out_form_takes_any_value(world: Site) -> None:
     world.sign_in("learner")
     token = world.token()
-    for value in ["1", "0", "1", "", "yes", LONG[:5000], "a\x00b"]:
+    for value in ["1", "0", "1", "", "yes", LONG[:5000]]:
         response = world.client.post(
             "/badges/leaderboard/opt-out",
             data={"csrf_token": token, "opted_out": value, "next": value},
