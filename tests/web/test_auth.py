@@ -481,12 +481,15 @@ def test_two_web_workers_with_redis_share_the_sign_in_counters(lms_config, learn
         first, second = (create_app(lms=site) for site in sites)
         first.extensions["lms_limiter"].reset("login:addr:127.0.0.1")
         client = first.test_client()
-        for _ in range(20):
+        run = uuid.uuid4().hex[:8]  # Redis outlives the test: fresh addresses every run
+        for n in range(20):
             token = csrf_token(client, "/auth/login")
             failed = client.post(
                 "/auth/login",
                 data={
-                    "email": "nobody@example.com",
+                    # Different unknown addresses: each counts towards the network's limit
+                    # without locking any one of them (five failures would).
+                    "email": f"nobody{n}.{run}@example.com",
                     "password": "wrong password",
                     "csrf_token": token,
                 },
