@@ -109,8 +109,11 @@ class DemoSummary:
     def account(self, role: str) -> DemoAccount:
         return next(a for a in self.accounts if a.role == role)
 
-    def describe(self) -> str:
-        """A human summary: what was built and how to sign in."""
+    def describe(self, url: str | None = None) -> str:
+        """A human summary: what was built and how to sign in.
+
+        :param url: the address the site is about to be served at (None: not served now).
+        """
         kinds = ", ".join(
             f"{n} {kind.replace('_', ' ')}" for kind, n in self.groups_by_kind.items()
         )
@@ -132,11 +135,13 @@ class DemoSummary:
             lines.append(
                 f"  {a.role:<10}  {a.email:<{width}}  password: {a.password}   ({a.name}: {a.what})"
             )
-        lines += [
-            "",
-            "Open the site in a browser and sign in with one of these accounts"
-            " (`lms demo` serves it at http://127.0.0.1:5000; later, `lms serve`).",
-        ]
+        if url:
+            where = f"Open {url} in a browser and sign in with one of these accounts"
+            where += " (later, `lms serve` serves the same site)."
+        else:
+            where = "Serve the site with `lms serve` (or `lms demo` builds and serves it), open"
+            where += " the address it prints and sign in with one of these accounts."
+        lines += ["", where]
         return "\n".join(lines)
 
 
