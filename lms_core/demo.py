@@ -1374,8 +1374,8 @@ def _page_body(spec: _CourseSpec, lesson: _Page) -> str:
     tip = TIPS.get(
         spec.category, "Take notes as you go; you can come back to this lesson at any time."
     )
+    # No "# title" first: the lesson page shows the title as its heading.
     return (
-        f"# {lesson.title}\n\n"
         f"{lesson.intro}\n\n"
         f"## Key points\n\n{points}\n\n"
         "## In practice\n\n"
