@@ -628,14 +628,14 @@ def get_badge_by_slug(ctx: Context, slug: str) -> BadgeClass:
 # -- facts -------------------------------------------------------------------------------------
 
 
-def _completed_courses(ctx: Context, user_id: int) -> frozenset[int]:
-    return frozenset(
-        ctx.session.scalars(
-            select(Enrollment.course_id).where(
-                Enrollment.user_id == user_id, Enrollment.completed_at.is_not(None)
-            )
-        )
-    )
+def _completed_courses(ctx: Context, user_id: int) -> dict[int, str | None]:
+    """The user's completed courses, each with its category (one statement)."""
+    rows = ctx.session.execute(
+        select(Enrollment.course_id, Course.category)
+        .join(Course, Course.id == Enrollment.course_id)
+        .where(Enrollment.user_id == user_id, Enrollment.completed_at.is_not(None))
+    ).all()
+    return {course_id: category for course_id, category in rows}
 
 
 def _completed_lessons(ctx: Context, user_id: int) -> frozenset[int]:
@@ -701,8 +701,10 @@ def _facts(
     need: set[str] = set()
     for c in criteria:
         need |= rules.needs(c)
+    completed = _completed_courses(ctx, user_id) if "courses" in need else {}
     return rules.Facts(
-        courses=_completed_courses(ctx, user_id) if "courses" in need else frozenset(),
+        courses=frozenset(completed),
+        course_categories=completed,
         lessons=_completed_lessons(ctx, user_id) if "lesson" in need else frozenset(),
         points=(points if points is not None else points_of(ctx, user_id))
         if "points" in need

@@ -58,6 +58,7 @@ from plugins.badges.models import BadgeClass
 from plugins.badges.models import Level
 from plugins.badges.models import PointRule
 from plugins.badges.rules import MAX_INT
+from plugins.badges.rules import same_category
 
 __all__ = ["bp", "course_panel_html", "dashboard_widget_html"]
 
@@ -857,12 +858,20 @@ def dashboard_widget_html(ctx: Context, user: User | None) -> str:
     )
 
 
-def _mentions_course(criteria: list[Any], course_id: int) -> bool:
+def _mentions_course(criteria: list[Any], course: Course) -> bool:
     for group in criteria or []:
         for req in group.get("requirements", []):
-            if req.get("type") == "course" and req.get("course_id") == course_id:
+            if req.get("type") == "course" and req.get("course_id") == course.id:
                 return True
-            if req.get("type") == "courses" and course_id in (req.get("course_ids") or []):
+            if req.get("type") == "courses" and course.id in (req.get("course_ids") or []):
+                return True
+            # "Any course in <category>" leads through this course; plain "any course"
+            # would be listed on every course page, so it is left to "My badges".
+            if (
+                req.get("type") == "any_courses"
+                and req.get("category") is not None
+                and same_category(course.category, req["category"])
+            ):
                 return True
     return False
 
@@ -880,7 +889,7 @@ def course_panel_html(ctx: Context, course: Course, user: User | None) -> str:
             .order_by(BadgeClass.name)
         )
         if badge.course_id == course.id
-        or (badge.course_id is None and _mentions_course(list(badge.criteria or []), course.id))
+        or (badge.course_id is None and _mentions_course(list(badge.criteria or []), course))
     ]
     may_award = user is not None and can(user, "badges.award", course)
     if not badges and not may_award:
