@@ -34,6 +34,7 @@ from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from lms_core.context import Context
 from lms_core.db import utcnow
@@ -99,6 +100,9 @@ __all__ = [
     "delete_level",
     "levels",
     "level_of",
+    "LevelMark",
+    "Summary",
+    "summary",
     "points_of",
     "ledger_of",
     "leaderboard",
@@ -1170,6 +1174,80 @@ def level_of(ctx: Context, user_id: int) -> tuple[Level | None, Level | None]:
         elif nxt is None:
             nxt = level
     return current, nxt
+
+
+@frozen
+class LevelMark:
+    """A level as the dashboard shows it: its name and threshold."""
+
+    name: str
+    threshold: int
+
+
+@frozen
+class Summary:
+    """The dashboard's badges box: points, current and next level, the latest valid badges
+    as (badge name, awarded at), newest first."""
+
+    points: int
+    level: LevelMark | None
+    next_level: LevelMark | None
+    latest: list[tuple[str, dt.datetime]]
+
+
+def summary(ctx: Context, user_id: int, latest: int = 3) -> Summary:
+    """What the dashboard widget shows, in two statements whatever the number of badges,
+    levels and awards: one for the points with the levels around them (the database picks
+    the two levels), one for the ``latest`` newest valid awards."""
+    points = (
+        select(func.coalesce(func.sum(LedgerEntry.points), 0).label("points"))
+        .where(LedgerEntry.user_id == user_id)
+        .subquery()
+    )
+    around = aliased(Level)  # the subqueries' own levels (the outer one joins the two found)
+    current = (
+        select(func.max(around.threshold))
+        .where(around.threshold <= points.c.points)
+        .scalar_subquery()
+    )
+    following = (
+        select(func.min(around.threshold))
+        .where(around.threshold > points.c.points)
+        .scalar_subquery()
+    )
+    rows = ctx.session.execute(
+        select(points.c.points, Level.name, Level.threshold)
+        .select_from(points)
+        .outerjoin(Level, Level.threshold.in_([current, following]))
+        .order_by(Level.threshold)
+    ).all()
+    total = int(rows[0][0]) if rows else 0
+    level = next_level = None
+    for _points, name, threshold in rows:
+        if name is None:
+            continue
+        if threshold <= total:
+            level = LevelMark(name, threshold)
+        else:
+            next_level = LevelMark(name, threshold)
+    now = utcnow()
+    held = ctx.session.execute(
+        select(BadgeClass.name, Award.awarded_at)
+        .join(BadgeClass, BadgeClass.id == Award.badge_id)
+        .where(
+            Award.user_id == user_id,
+            Award.revoked_at.is_(None),
+            (Award.expires_at.is_(None)) | (Award.expires_at > now),
+        )
+        .order_by(Award.awarded_at.desc(), Award.id.desc())
+        .limit(latest)
+    ).all()
+    return Summary(
+        points=total,
+        level=level,
+        next_level=next_level,
+        latest=[(name, awarded_at) for name, awarded_at in held],
+    )
 
 
 # -- leaderboards --------------------------------------------------------------------------------

@@ -838,23 +838,20 @@ def badge_edit(badge_id: int) -> Any:
 
 
 def dashboard_widget_html(ctx: Context, user: User | None) -> str:
-    """The "Badges" dashboard box: points, level, the latest badges. "" for nobody signed in."""
+    """The "Badges" dashboard box: points, level, the latest badges. "" for nobody signed in.
+
+    Two statements whatever the number of badges, levels and awards (see
+    :func:`services.summary`): the dashboard is the page every learner loads.
+    """
     if user is None:
         return ""
-    now = utcnow()
-    latest = [
-        (award, badge)
-        for award, badge in services.awards_of(ctx, user.id, include_revoked=False)
-        if _award_state(award, now) == "valid"
-    ]
-    latest.sort(key=lambda pair: pair[0].awarded_at, reverse=True)
-    current, following = services.level_of(ctx, user.id)
+    box = services.summary(ctx, user.id, latest=WIDGET_BADGES)
     return render_template(
         "badges/_widget.html",
-        points=services.points_of(ctx, user.id),
-        level=current,
-        next_level=following,
-        latest=latest[:WIDGET_BADGES],
+        points=box.points,
+        level=box.level,
+        next_level=box.next_level,
+        latest=box.latest,
     )
 
 
