@@ -14,6 +14,7 @@ user's facts are read with a few aggregate queries only when a badge class may b
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -29,6 +30,8 @@ from typing import get_origin
 
 import attrs
 from attrs import frozen
+from sqlalchemy import Integer
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
@@ -1195,10 +1198,11 @@ class Summary:
     latest: list[tuple[str, dt.datetime]]
 
 
-def summary(ctx: Context, user_id: int, latest: int = 3) -> Summary:
-    """What the dashboard widget shows, in two statements whatever the number of badges,
-    levels and awards: one for the points with the levels around them (the database picks
-    the two levels), one for the ``latest`` newest valid awards."""
+@functools.cache
+def _summary_statements() -> tuple[Any, Any]:
+    """The widget's two statements, built once: the dashboard runs them on every load, and
+    building a statement costs more than running these two (the compiled form is cached)."""
+    user_id = bindparam("user_id", type_=Integer())
     points = (
         select(func.coalesce(func.sum(LedgerEntry.points), 0).label("points"))
         .where(LedgerEntry.user_id == user_id)
@@ -1215,12 +1219,33 @@ def summary(ctx: Context, user_id: int, latest: int = 3) -> Summary:
         .where(around.threshold > points.c.points)
         .scalar_subquery()
     )
-    rows = ctx.session.execute(
+    levels_ = (
         select(points.c.points, Level.name, Level.threshold)
         .select_from(points)
         .outerjoin(Level, Level.threshold.in_([current, following]))
         .order_by(Level.threshold)
-    ).all()
+    )
+    now = bindparam("now", type_=Award.__table__.c.expires_at.type)
+    held = (
+        select(BadgeClass.name, Award.awarded_at)
+        .join(BadgeClass, BadgeClass.id == Award.badge_id)
+        .where(
+            Award.user_id == user_id,
+            Award.revoked_at.is_(None),
+            (Award.expires_at.is_(None)) | (Award.expires_at > now),
+        )
+        .order_by(Award.awarded_at.desc(), Award.id.desc())
+        .limit(bindparam("latest"))
+    )
+    return levels_, held
+
+
+def summary(ctx: Context, user_id: int, latest: int = 3) -> Summary:
+    """What the dashboard widget shows, in two statements whatever the number of badges,
+    levels and awards: one for the points with the levels around them (the database picks
+    the two levels), one for the ``latest`` newest valid awards."""
+    levels_, held = _summary_statements()
+    rows = ctx.session.execute(levels_, {"user_id": user_id}).all()
     total = int(rows[0][0]) if rows else 0
     level = next_level = None
     for _points, name, threshold in rows:
@@ -1230,23 +1255,12 @@ def summary(ctx: Context, user_id: int, latest: int = 3) -> Summary:
             level = LevelMark(name, threshold)
         else:
             next_level = LevelMark(name, threshold)
-    now = utcnow()
-    held = ctx.session.execute(
-        select(BadgeClass.name, Award.awarded_at)
-        .join(BadgeClass, BadgeClass.id == Award.badge_id)
-        .where(
-            Award.user_id == user_id,
-            Award.revoked_at.is_(None),
-            (Award.expires_at.is_(None)) | (Award.expires_at > now),
-        )
-        .order_by(Award.awarded_at.desc(), Award.id.desc())
-        .limit(latest)
-    ).all()
+    found = ctx.session.execute(held, {"user_id": user_id, "now": utcnow(), "latest": latest}).all()
     return Summary(
         points=total,
         level=level,
         next_level=next_level,
-        latest=[(name, awarded_at) for name, awarded_at in held],
+        latest=[(name, awarded_at) for name, awarded_at in found],
     )
 
 

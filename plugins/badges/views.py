@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from flask import Blueprint
 from flask import abort
+from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -846,8 +847,10 @@ def dashboard_widget_html(ctx: Context, user: User | None) -> str:
     if user is None:
         return ""
     box = services.summary(ctx, user.id, latest=WIDGET_BADGES)
-    return render_template(
-        "badges/_widget.html",
+    # Rendered straight from the environment: render_template would run every context
+    # processor again (the nav is collected from all plugins) for a fragment that uses none.
+    template = current_app.jinja_env.get_template("badges/_widget.html")
+    return template.render(
         points=box.points,
         level=box.level,
         next_level=box.next_level,
