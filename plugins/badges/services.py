@@ -42,7 +42,6 @@ from sqlalchemy import insert
 from sqlalchemy import literal_column
 from sqlalchemy import null
 from sqlalchemy import select
-from sqlalchemy import type_coerce
 from sqlalchemy import union_all
 from sqlalchemy.orm import aliased
 
@@ -1150,9 +1149,11 @@ def _state_statement() -> Any:
     """
     user = bindparam("user_id", type_=Integer())
     dtype = Award.__table__.c.expires_at.type
-    null_int = type_coerce(null(), Integer())
-    null_str = type_coerce(null(), Text())
-    null_dt = type_coerce(null(), dtype)
+    # typed NULLs: PostgreSQL resolves a UNION's column types branch by branch, and an
+    # untyped NULL beside another would become text
+    null_int = cast(null(), Integer())
+    null_str = cast(null(), Text())
+    null_dt = cast(null(), dtype)
 
     def kind(letter: str) -> Any:
         return literal_column(f"'{letter}'", Text())
