@@ -1384,9 +1384,17 @@ def handle_event(ctx: Context, event: Event) -> None:
     )
     events = list(state.events)
     if rec_key is not None and not state.recorded:
-        ctx.session.execute(
+        ctx.session.connection().execute(
             insert(EventRecord),
-            [{"key": rec_key, "user_id": user_id, "event_name": name, "payload": payload}],
+            [
+                {
+                    "key": rec_key,
+                    "user_id": user_id,
+                    "event_name": name,
+                    "payload": payload,
+                    "created_at": utcnow(),
+                }
+            ],
         )
         if name in event_names:
             events.append((name, payload))
@@ -1443,8 +1451,8 @@ def _grant(
             }
         )
         granted += r.points
-    if rows:  # one executemany, no unit-of-work bookkeeping (the hot path of every event)
-        ctx.session.execute(insert(LedgerEntry).execution_options(render_nulls=True), rows)
+    if rows:  # one Core executemany: no unit-of-work bookkeeping on the hot path
+        ctx.session.connection().execute(insert(LedgerEntry), rows)
     return granted
 
 
@@ -1480,11 +1488,52 @@ def _award_from_state(
         badges=held,
         events=_counts_from([b.criteria for b, _k in todo], events),
     )
-    for badge, source_key in todo:
-        if rules.holds(badge.criteria, facts):
-            _write_award(
-                ctx, badge, user_id, source_key, evidence=f"Criteria met ({cause_key[:12]})"
-            )
+    earned = [(b, k) for b, k in todo if rules.holds(b.criteria, facts)]
+    if not earned:
+        return
+    # One Core INSERT ... RETURNING for the awards of this event (no unit of work); the
+    # caller checked the keys, and a worker losing a race fails on the unique source_key
+    # and its retry finds the award.
+    rows: list[dict[str, Any]] = [
+        {
+            "uid": str(uuid.uuid4()),
+            "badge_id": badge.id,
+            "user_id": user_id,
+            "source_key": source_key,
+            "awarded_at": now,
+            "expires_at": now + dt.timedelta(days=badge.expires_days)
+            if badge.expires_days
+            else None,
+            "awarded_by_id": None,
+            "evidence": f"Criteria met ({cause_key[:12]})",
+            "salt": secrets.token_hex(16),
+            "revoked_at": None,
+            "revoked_reason": None,
+            "revoked_by_id": None,
+        }
+        for badge, source_key in earned
+    ]
+    ids = (
+        ctx.session.connection()
+        .execute(insert(Award).returning(Award.id, sort_by_parameter_order=True), rows)
+        .scalars()
+    )
+    for (badge, _key), row, award_id in zip(earned, rows, list(ids), strict=True):
+        record(
+            ctx,
+            BadgeAwarded(
+                award_id=award_id,
+                award_uid=row["uid"],
+                badge_id=badge.id,
+                badge_slug=badge.slug,
+                badge_name=badge.name,
+                user_id=user_id,
+                course_id=badge.course_id,
+                manual=False,
+                awarded_at=now,
+                expires_at=row["expires_at"],
+            ),
+        )
 
 
 def _levels_from_state(
@@ -1498,7 +1547,10 @@ def _levels_from_state(
     for level_id, name, threshold in levels_:
         if threshold > points or level_id in reached:
             continue
-        ctx.session.add(LevelReached(user_id=user_id, level_id=level_id, reached_at=now))
+        ctx.session.connection().execute(
+            insert(LevelReached),
+            [{"user_id": user_id, "level_id": level_id, "reached_at": now}],
+        )
         record(
             ctx,
             LevelReachedEvent(
