@@ -9,10 +9,14 @@ in-process with ``lms_core.outbox.deliver_due``:
 * baseline: badges disabled, deliveries only for a no-op plugin (``bench_plugins.noop_a``);
 * badges: badges enabled, deliveries for badges and the no-op plugin;
 * redelivered: the same events once more with badges enabled: every grant and award already
-  exists, so this is the pure evaluation cost (nothing new to write or publish).
+  exists, so this is the pure evaluation cost (nothing new to write or publish);
+* floor: the ledger and award rows the first delivery wrote are deleted, and the same events
+  are delivered to a bench plugin (``bench_floor``) that inserts each event's rows again with
+  one Core ``insert()`` per table, in the same delivery machinery (a savepoint per delivery,
+  the no-op plugin beside it): the least any plugin writing those rows could cost.
 
-It prints both times, events/s and the ratio (badges / baseline); the last line is one JSON
-object.
+It prints the times, events/s and the ratios (badges / baseline, first delivery / floor,
+redelivered / baseline); the last line is one JSON object.
 
     python bench/badges_rules.py [--events 10000] [--database-url postgresql://postgres@127.0.0.1/lms_bench_badges]
 """
@@ -57,9 +61,80 @@ from lms_core.services.plugins import disable_plugin  # noqa: E402
 from lms_core.services.plugins import enable_plugin  # noqa: E402
 from lms_core.services.plugins import sync_plugin_states  # noqa: E402
 
-PLUGINS = ["plugins.badges.hooks", "bench_plugins.noop_a"]
+PLUGINS = ["plugins.badges.hooks", "bench_plugins.noop_a", "bench_floor"]
 COURSES = 50
 PER_USER = 5  # completed courses per user
+
+
+#: enrollment id → the ledger and award rows the floor plugin inserts for that event
+FLOOR_ROWS: dict[int, dict[str, list[dict[str, Any]]]] = {}
+
+
+def _make_floor_plugin() -> None:
+    """``bench_floor``: a plugin that inserts precomputed ledger and award rows per event."""
+    from types import ModuleType
+
+    from lms_core import PluginInfo
+    from lms_core import hookimpl
+
+    module = ModuleType("bench_floor", "Inserts the badges rows of each event, nothing else.")
+
+    @hookimpl
+    def lms_on_course_completed(event: Any, ctx: Any) -> None:
+        from plugins.badges.models import Award
+        from plugins.badges.models import LedgerEntry
+
+        rows = FLOOR_ROWS.get(event.enrollment_id)
+        if not rows:
+            return
+        conn = ctx.session.connection()
+        if rows["ledger"]:
+            conn.execute(insert(LedgerEntry), rows["ledger"])
+        if rows["awards"]:
+            conn.execute(insert(Award), rows["awards"])
+
+    module.PLUGIN = PluginInfo(name="bench_floor", version="1.0", title="Bench floor")  # type: ignore[attr-defined]
+    module.lms_on_course_completed = lms_on_course_completed  # type: ignore[attr-defined]
+    sys.modules["bench_floor"] = module
+
+
+_make_floor_plugin()
+
+
+def prepare_floor(lms: LMS, events: list[dict[str, Any]]) -> tuple[int, int]:
+    """Move the first delivery's ledger and award rows into FLOOR_ROWS, each under the event
+    that caused it (awards caused by a badge event go with the user's first completion), and
+    delete them from the tables. Returns (ledger rows, award rows)."""
+    from lms_core.events import load_event
+    from plugins.badges.models import Award
+    from plugins.badges.models import LedgerEntry
+    from plugins.badges.services import event_key
+
+    by_key: dict[str, int] = {}
+    first_of_user: dict[int, int] = {}
+    for row in events:
+        event = load_event(row["name"], row["payload"])
+        enrollment_id, user_id = row["payload"]["enrollment_id"], row["payload"]["user_id"]
+        by_key[event_key(event, row["payload"])] = enrollment_id
+        first_of_user.setdefault(user_id, enrollment_id)
+    by_prefix = {key[:12]: eid for key, eid in by_key.items()}  # awards name their cause so
+    FLOOR_ROWS.clear()
+    with lms.engine.begin() as conn:
+        ledger = [dict(r._mapping) for r in conn.execute(select(LedgerEntry.__table__))]
+        awards = [dict(r._mapping) for r in conn.execute(select(Award.__table__))]
+        conn.execute(delete(Award))
+        conn.execute(delete(LedgerEntry))
+    for row in ledger:
+        row.pop("id")
+        target = by_key.get(row["event_id"] or "", first_of_user[row["user_id"]])
+        FLOOR_ROWS.setdefault(target, {"ledger": [], "awards": []})["ledger"].append(row)
+    for row in awards:
+        row.pop("id")
+        cause = row["evidence"].removeprefix("Criteria met (").rstrip(")")
+        found = by_prefix.get(cause)
+        target = first_of_user[row["user_id"]] if found is None else found
+        FLOOR_ROWS.setdefault(target, {"ledger": [], "awards": []})["awards"].append(row)
+    return len(ledger), len(awards)
 
 
 def recreate_postgres(url: str) -> None:
@@ -271,7 +346,9 @@ def main() -> None:
     with lms.session() as session:
         ledger = session.scalar(select(func.count()).select_from(LedgerEntry))
         awards = session.scalar(select(func.count()).select_from(Award))
-        published = session.scalar(select(func.count()).select_from(OutboxEvent)) - len(events)
+        published = (session.scalar(select(func.count()).select_from(OutboxEvent)) or 0) - len(
+            events
+        )
         failed = session.scalar(
             select(func.count())
             .select_from(Delivery)
@@ -286,6 +363,16 @@ def main() -> None:
     steady = deliver_all(lms)
     check_delivered(lms, 2 * len(events))
 
+    # The floor: the same ledger and award rows inserted by a plugin that does nothing else.
+    floor_ledger, floor_awards = prepare_floor(lms, events)
+    disable_plugin(lms, "badges")
+    fill_outbox(lms, events, ["bench_floor", "noop_a"])
+    floor = deliver_all(lms)
+    check_delivered(lms, 2 * len(events))
+    with lms.session() as session:
+        assert session.scalar(select(func.count()).select_from(LedgerEntry)) == floor_ledger
+        assert session.scalar(select(func.count()).select_from(Award)) == floor_awards
+
     n = len(events)
     figures = {
         "database": lms.engine.dialect.name,
@@ -296,6 +383,9 @@ def main() -> None:
         "badges_s": round(with_badges, 2),
         "badges_events_per_s": round(n / with_badges, 1),
         "ratio": round(with_badges / baseline, 2),
+        "floor_s": round(floor, 2),
+        "floor_events_per_s": round(n / floor, 1),
+        "ratio_first_vs_floor": round(with_badges / floor, 2),
         "redelivered_s": round(steady, 2),
         "redelivered_events_per_s": round(n / steady, 1),
         "ratio_redelivered": round(steady / baseline, 2),
@@ -316,6 +406,11 @@ def main() -> None:
     print(
         f"badges on, same events again (nothing new to write): {n} events in {steady:.2f} s = "
         f"{n / steady:.0f} events/s, ratio {figures['ratio_redelivered']}x"
+    )
+    print(
+        f"floor (the same {floor_ledger} ledger and {floor_awards} award rows inserted with Core "
+        f"per event): {floor:.2f} s = {n / floor:.0f} events/s; first delivery / floor: "
+        f"{figures['ratio_first_vs_floor']}x"
     )
     lms.dispose()
     print(json.dumps(figures))

@@ -50,13 +50,8 @@ def add_demo_content(ctx: Context, courses: Sequence[Course]) -> None:
         name="First steps",
         description="Completed a first course.",
         criteria_text="Complete any course.",
-        criteria=[
-            {
-                "requirements": [
-                    {"type": "courses", "course_ids": [c.id for c in published], "min": 1}
-                ]
-            }
-        ],
+        # "Any course" names no course, so courses added after the demo count as well.
+        criteria=[{"requirements": [{"type": "any_courses", "min": 1}]}],
     )
     services.create_badge_class(
         ctx,
@@ -67,6 +62,13 @@ def add_demo_content(ctx: Context, courses: Sequence[Course]) -> None:
     )
     if featured:
         in_featured = [c.id for c in published if c.category == featured]
+        services.create_badge_class(
+            ctx,
+            name=f"{featured} explorer",
+            description=f"Completed two {featured} courses.",
+            criteria_text=f"Complete any two {featured} courses.",
+            criteria=[{"requirements": [{"type": "any_courses", "min": 2, "category": featured}]}],
+        )
         services.create_badge_class(
             ctx,
             name=f"{featured} champion",
@@ -83,7 +85,7 @@ def add_demo_content(ctx: Context, courses: Sequence[Course]) -> None:
         criteria=[
             {
                 "requirements": [
-                    {"type": "courses", "course_ids": [c.id for c in published], "min": 3},
+                    {"type": "any_courses", "min": 3},
                     {"type": "badges", "badge_ids": [first.id]},
                 ]
             }

@@ -55,6 +55,7 @@ OPS: dict[str, str] = {
 REQUIREMENT_TYPES: dict[str, str] = {
     "course": "Complete a course (its code)",
     "courses": "Complete courses (codes, comma-separated; minimum optional)",
+    "any_courses": "Complete any courses (a category, or empty for any; minimum optional)",
     "lesson": "Complete a lesson (its id)",
     "points": "Reach a number of points",
     "badges": "Hold badges (slugs, comma-separated; minimum optional)",
@@ -295,6 +296,10 @@ def _requirement(
             raise ValueError("Enter course codes, separated by commas.")
         req["course_ids"] = _course_ids(codes, course_id_of)
         _min(row, req)
+    elif kind == "any_courses":
+        if row.value:
+            req["category"] = row.value
+        _min(row, req)
     elif kind == "lesson":
         if not row.value:
             raise ValueError("Enter the lesson's id.")
@@ -352,6 +357,8 @@ def criteria_rows(
                 row.value = course_code_of(req["course_id"])
             elif row.type == "courses":
                 row.value = ", ".join(course_code_of(i) for i in req.get("course_ids", []))
+            elif row.type == "any_courses":
+                row.value = str(req.get("category") or "")
             elif row.type == "lesson":
                 row.value = str(req.get("lesson_id", ""))
             elif row.type == "points":

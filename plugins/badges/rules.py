@@ -9,6 +9,10 @@ any one group suffices (OR)::
     [{"requirements": [{"type": "courses", "course_ids": [1, 2, 3], "min": 2},
                        {"type": "points", "min": 100}]},
      {"requirements": [{"type": "manual"}]}]
+
+``{"type": "any_courses", "min": 3, "category": "Safety"}`` is "any 3 courses (of the category
+Safety)": it names no course, so a course created after the badge counts too; without
+``category`` any course counts, and ``min`` defaults to 1 ("complete any course").
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ __all__ = [
     "matches",
     "clean_criteria",
     "requirement_key",
+    "same_category",
     "affected_by",
     "triggers",
     "holds",
@@ -48,7 +53,16 @@ __all__ = [
 ]
 
 OPS = ("eq", "ne", "in", "gt", "gte", "lt", "lte")
-REQUIREMENT_TYPES = ("course", "courses", "lesson", "points", "badges", "event", "manual")
+REQUIREMENT_TYPES = (
+    "course",
+    "courses",
+    "any_courses",
+    "lesson",
+    "points",
+    "badges",
+    "event",
+    "manual",
+)
 
 COURSE_COMPLETED = "lms.course.completed.v1"
 LESSON_COMPLETED = "lms.lesson.completed.v1"
@@ -59,6 +73,8 @@ BADGE_AWARDED = "badges.badge.awarded.v1"
 MAX_INT = 2**31 - 1
 #: Event fields are at most 64-bit integers (database ids and counts).
 _MAX_EVENT_INT = 2**63 - 1
+#: The longest course category (the core's ``courses.category`` column).
+MAX_CATEGORY = 100
 #: How many characters of a refused value a message repeats.
 _SHOWN = 60
 
@@ -259,6 +275,8 @@ def _clean_requirement(
         return {"type": kind, "min": _int(req.get("min"), "The points requirement's min")}
     if kind == "manual":
         return {"type": kind}
+    if kind == "any_courses":
+        return _clean_any_courses(req)
     if kind in ("courses", "badges"):
         key = "course_ids" if kind == "courses" else "badge_ids"
         ids = _ids(req.get(key), key)
@@ -288,6 +306,40 @@ def _clean_requirement(
     }
 
 
+def _clean_any_courses(req: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(req) - {"type", "min", "category"}
+    if unknown:
+        raise Invalid(
+            f"An any_courses requirement has a min and a category, not {', '.join(sorted(unknown))}.",
+            field="criteria",
+        )
+    n = req.get("min")
+    out: dict[str, Any] = {
+        "type": "any_courses",
+        "min": 1 if n is None else _int(n, "The any_courses requirement's min"),
+    }
+    category = req.get("category")
+    if category is not None:
+        if not isinstance(category, str) or not " ".join(category.split()):
+            raise Invalid(
+                "The category of an any_courses requirement is a course category's name.",
+                field="criteria",
+            )
+        category = " ".join(category.split())  # as the core stores categories
+        if len(category) > MAX_CATEGORY:
+            raise Invalid(f"A category is at most {MAX_CATEGORY} characters.", field="criteria")
+        out["category"] = category
+    return out
+
+
+def same_category(category: str | None, wanted: str | None) -> bool:
+    """Whether a course of ``category`` counts for a requirement on ``wanted`` (None: any
+    course counts); categories are compared ignoring case."""
+    if wanted is None:
+        return True
+    return category is not None and category.casefold() == wanted.casefold()
+
+
 def requirement_key(req: Mapping[str, Any]) -> str:
     """A stable identity of a requirement (event counts are looked up by it)."""
     return json.dumps(req, sort_keys=True)
@@ -296,7 +348,7 @@ def requirement_key(req: Mapping[str, Any]) -> str:
 def triggers(req: Mapping[str, Any]) -> set[str]:
     """The event names whose delivery can make ``req`` newly hold ("points": any points)."""
     kind = req["type"]
-    if kind in ("course", "courses"):
+    if kind in ("course", "courses", "any_courses"):
         return {COURSE_COMPLETED}
     if kind == "lesson":
         return {LESSON_COMPLETED}
@@ -316,6 +368,10 @@ def affected_by(req: Mapping[str, Any], name: str, payload: Mapping[str, Any]) -
         return name == COURSE_COMPLETED and payload.get("course_id") == req["course_id"]
     if kind == "courses":
         return name == COURSE_COMPLETED and payload.get("course_id") in req["course_ids"]
+    if kind == "any_courses":
+        return name == COURSE_COMPLETED and same_category(
+            payload.get("course_category"), req.get("category")
+        )
     if kind == "lesson":
         return name == LESSON_COMPLETED and payload.get("lesson_id") == req["lesson_id"]
     if kind == "badges":
@@ -331,7 +387,7 @@ def needs(criteria: list[dict[str, Any]]) -> set[str]:
     for group in criteria:
         for req in group["requirements"]:
             kind = req["type"]
-            out.add("courses" if kind == "course" else kind)
+            out.add("courses" if kind in ("course", "any_courses") else kind)
     return out
 
 
@@ -340,6 +396,8 @@ class Facts:
     """What is known about one user, loaded once per evaluation."""
 
     courses: frozenset[int] = frozenset()
+    #: The category of each completed course (None: it has none).
+    course_categories: Mapping[int, str | None] = field(factory=dict)
     lessons: frozenset[int] = frozenset()
     points: int = 0
     badges: frozenset[int] = frozenset()
@@ -404,6 +462,13 @@ def _requirement_progress(
             items = [(f"{verb} {n} of {len(ids)} {noun}s ({got} so far)", got >= n), *items]
             return min(got, n), n, items
         return got, n, items
+    if kind == "any_courses":
+        n = req["min"]
+        got = _any_courses(req, facts)
+        category = req.get("category")
+        what = f"{category} course" if category else "course"
+        label = f"any {what}" if n == 1 else f"any {n} {what}s"
+        return min(got, n), n, [(f"Complete {label} ({got} so far)", got >= n)]
     if kind == "lesson":
         lid = req["lesson_id"]
         met = lid in facts.lessons
@@ -440,12 +505,24 @@ def progress(
     return BadgeProgress(done=best.done, total=best.total, groups=groups)
 
 
+def _any_courses(req: Mapping[str, Any], facts: Facts) -> int:
+    """How many of the completed courses count for an any_courses requirement."""
+    wanted = req.get("category")
+    if wanted is None:
+        return len(facts.courses)
+    return sum(
+        1 for cid in facts.courses if same_category(facts.course_categories.get(cid), wanted)
+    )
+
+
 def _holds(req: Mapping[str, Any], facts: Facts) -> bool:
     kind = req["type"]
     if kind == "course":
         return req["course_id"] in facts.courses
     if kind == "courses":
         return sum(1 for i in req["course_ids"] if i in facts.courses) >= req["min"]
+    if kind == "any_courses":
+        return _any_courses(req, facts) >= req["min"]
     if kind == "badges":
         return sum(1 for i in req["badge_ids"] if i in facts.badges) >= req["min"]
     if kind == "lesson":

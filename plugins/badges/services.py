@@ -14,6 +14,7 @@ user's facts are read with a few aggregate queries only when a badge class may b
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -29,11 +30,20 @@ from typing import get_origin
 
 import attrs
 from attrs import frozen
+from sqlalchemy import Boolean
+from sqlalchemy import Integer
+from sqlalchemy import Text
+from sqlalchemy import bindparam
+from sqlalchemy import cast
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import insert
+from sqlalchemy import literal_column
+from sqlalchemy import null
 from sqlalchemy import select
+from sqlalchemy import union_all
+from sqlalchemy.orm import aliased
 
 from lms_core.context import Context
 from lms_core.db import utcnow
@@ -99,6 +109,9 @@ __all__ = [
     "delete_level",
     "levels",
     "level_of",
+    "LevelMark",
+    "Summary",
+    "summary",
     "points_of",
     "ledger_of",
     "leaderboard",
@@ -213,22 +226,115 @@ class _Badge:
     repeatable: bool
     expires_days: int | None
     course_id: int | None
+    #: the kinds of facts evaluating the criteria needs (:func:`rules.needs`)
+    needs: frozenset[str] = frozenset()
+    #: the event names its "event" requirements count
+    counted: frozenset[str] = frozenset()
+
+
+def _badge_snapshot(
+    id_: int,
+    slug: str,
+    name: str,
+    criteria: list[dict[str, Any]],
+    repeatable: bool,
+    expires_days: int | None,
+    course_id: int | None,
+) -> _Badge:
+    counted = frozenset(
+        req["event_type"]
+        for group in criteria
+        for req in group["requirements"]
+        if req["type"] == "event"
+    )
+    return _Badge(
+        id_,
+        slug,
+        name,
+        criteria,
+        repeatable,
+        expires_days,
+        course_id,
+        frozenset(rules.needs(criteria)),
+        counted,
+    )
 
 
 @frozen
 class _Index:
     rules: dict[str, list[_Rule]]
-    #: event name (or "points") → badge classes with a requirement it may affect
-    badges: dict[str, list[_Badge]]
     all_badges: list[_Badge]
     #: event names counted by "event" requirements, or contributed by other plugins
     recorded: frozenset[str]
     levels: list[tuple[int, str, int]]
+    #: (event name, field, value) → badge classes with a requirement an event of that name
+    #: with that field value concerns ("course_id" 7 of a completed course, ...)
+    by_value: dict[tuple[str, str, Any], list[_Badge]]
+    #: event name → badge classes every event of that name concerns ("any course")
+    by_name: dict[str, list[_Badge]]
+    #: event name → (requirement, badge class) that event concerns when its conditions hold
+    conditional: dict[str, list[tuple[dict[str, Any], _Badge]]]
+    #: badge classes with a points requirement (a grant may cross their threshold)
+    points_badges: list[_Badge]
+
+    @property
+    def reacting(self) -> frozenset[str]:
+        """Event names some badge class can react to."""
+        return frozenset(
+            [name for name, _f, _v in self.by_value] + list(self.by_name) + list(self.conditional)
+        )
+
+    def affected(self, name: str, payload: Mapping[str, Any]) -> dict[int, _Badge]:
+        """The badge classes the event ``name`` with ``payload`` concerns, by id: a few
+        dictionary look-ups, however many classes there are."""
+        out: dict[int, _Badge] = {b.id: b for b in self.by_name.get(name, ())}
+        for field_, fold in _INDEXED_FIELDS.get(name, ()):
+            value = payload.get(field_)
+            if value is None:
+                continue
+            if fold:
+                value = value.casefold() if isinstance(value, str) else None
+            for badge in self.by_value.get((name, field_, value), ()):
+                out[badge.id] = badge
+        for req, badge in self.conditional.get(name, ()):
+            if badge.id not in out and rules.matches(req["conditions"], payload):
+                out[badge.id] = badge
+        return out
+
+
+#: The event fields badge classes are indexed by, per event (True: compared ignoring case).
+_INDEXED_FIELDS: dict[str, tuple[tuple[str, bool], ...]] = {
+    rules.COURSE_COMPLETED: (("course_id", False), ("course_category", True)),
+    rules.LESSON_COMPLETED: (("lesson_id", False),),
+    rules.BADGE_AWARDED: (("badge_id", False),),
+}
+
+
+def _index_entries(req: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+    """The (event name, field, value) keys under which a requirement is indexed."""
+    kind = req["type"]
+    if kind == "course":
+        return [(rules.COURSE_COMPLETED, "course_id", req["course_id"])]
+    if kind == "courses":
+        return [(rules.COURSE_COMPLETED, "course_id", cid) for cid in req["course_ids"]]
+    if kind == "any_courses" and req.get("category") is not None:
+        return [(rules.COURSE_COMPLETED, "course_category", req["category"].casefold())]
+    if kind == "lesson":
+        return [(rules.LESSON_COMPLETED, "lesson_id", req["lesson_id"])]
+    if kind == "badges":
+        return [(rules.BADGE_AWARDED, "badge_id", bid) for bid in req["badge_ids"]]
+    return []
 
 
 def invalidate_index(ctx: Context) -> None:
     """Forget the cached rules/classes index (called when they change)."""
     ctx.session.info.pop(_INDEX_KEY, None)
+
+
+def _add_once(lists: dict[Any, list[_Badge]], key: Any, badge: _Badge) -> None:
+    found = lists.setdefault(key, [])
+    if not found or found[-1].id != badge.id:  # badges are added one at a time, in turn
+        found.append(badge)
 
 
 def _index(ctx: Context) -> _Index:
@@ -249,28 +355,58 @@ def _index(ctx: Context) -> _Index:
                 r.daily_cap,
             )
         )
-    badges: dict[str, list[_Badge]] = {}
     all_badges = []
     recorded = set()
-    for b in s.scalars(select(BadgeClass).where(BadgeClass.active).order_by(BadgeClass.id)):
-        snap = _Badge(
-            b.id, b.slug, b.name, list(b.criteria or []), b.repeatable, b.expires_days, b.course_id
+    by_value: dict[tuple[str, str, Any], list[_Badge]] = {}
+    by_name: dict[str, list[_Badge]] = {}
+    conditional: dict[str, list[tuple[dict[str, Any], _Badge]]] = {}
+    points_badges: list[_Badge] = []
+    rows = s.execute(
+        select(
+            BadgeClass.id,
+            BadgeClass.slug,
+            BadgeClass.name,
+            BadgeClass.criteria,
+            BadgeClass.repeatable,
+            BadgeClass.expires_days,
+            BadgeClass.course_id,
+        )
+        .where(BadgeClass.active)
+        .order_by(BadgeClass.id)
+    )
+    for bid, slug, bname, criteria, repeatable, expires_days, course_id in rows:
+        snap = _badge_snapshot(
+            bid, slug, bname, list(criteria or []), repeatable, expires_days, course_id
         )
         all_badges.append(snap)
-        names: set[str] = set()
         for group in snap.criteria:
             for req in group["requirements"]:
-                names |= rules.triggers(req)
-                if req["type"] == "event":
+                for entry in _index_entries(req):
+                    _add_once(by_value, entry, snap)
+                if req["type"] == "any_courses" and req.get("category") is None:
+                    _add_once(by_name, rules.COURSE_COMPLETED, snap)
+                elif req["type"] == "event":
                     recorded.add(req["event_type"])
-        for name in names:
-            badges.setdefault(name, []).append(snap)
+                    conditional.setdefault(req["event_type"], []).append((req, snap))
+                elif req["type"] == "points" and (
+                    not points_badges or points_badges[-1] is not snap
+                ):
+                    points_badges.append(snap)
     for et in ctx.hooks.collect("badges_register_event_types"):
         recorded.add(et.name)
     lvls = [
         (lv.id, lv.name, lv.threshold) for lv in s.scalars(select(Level).order_by(Level.threshold))
     ]
-    index = _Index(by_event, badges, all_badges, frozenset(recorded), lvls)
+    index = _Index(
+        by_event,
+        all_badges,
+        frozenset(recorded),
+        lvls,
+        by_value,
+        by_name,
+        conditional,
+        points_badges,
+    )
     s.info[_INDEX_KEY] = index
     return index
 
@@ -628,14 +764,14 @@ def get_badge_by_slug(ctx: Context, slug: str) -> BadgeClass:
 # -- facts -------------------------------------------------------------------------------------
 
 
-def _completed_courses(ctx: Context, user_id: int) -> frozenset[int]:
-    return frozenset(
-        ctx.session.scalars(
-            select(Enrollment.course_id).where(
-                Enrollment.user_id == user_id, Enrollment.completed_at.is_not(None)
-            )
-        )
-    )
+def _completed_courses(ctx: Context, user_id: int) -> dict[int, str | None]:
+    """The user's completed courses, each with its category (one statement)."""
+    rows = ctx.session.execute(
+        select(Enrollment.course_id, Course.category)
+        .join(Course, Course.id == Enrollment.course_id)
+        .where(Enrollment.user_id == user_id, Enrollment.completed_at.is_not(None))
+    ).all()
+    return {course_id: category for course_id, category in rows}
 
 
 def _completed_lessons(ctx: Context, user_id: int) -> frozenset[int]:
@@ -701,8 +837,10 @@ def _facts(
     need: set[str] = set()
     for c in criteria:
         need |= rules.needs(c)
+    completed = _completed_courses(ctx, user_id) if "courses" in need else {}
     return rules.Facts(
-        courses=_completed_courses(ctx, user_id) if "courses" in need else frozenset(),
+        courses=frozenset(completed),
+        course_categories=completed,
         lessons=_completed_lessons(ctx, user_id) if "lesson" in need else frozenset(),
         points=(points if points is not None else points_of(ctx, user_id))
         if "points" in need
@@ -723,9 +861,8 @@ def _write_award(
     *,
     evidence: str = "",
     by: int | None = None,
-    at: dt.datetime | None = None,
 ) -> Award | None:
-    now = at or utcnow()  # an award earned by a past event is dated by that event
+    now = utcnow()
     award = Award(
         uid=str(uuid.uuid4()),
         badge_id=badge.id,
@@ -769,7 +906,6 @@ def _evaluate(
     cause_key: str,
     candidates: list[_Badge],
     points: int | None = None,
-    at: dt.datetime | None = None,
 ) -> list[Award]:
     if not candidates:
         return []
@@ -795,7 +931,7 @@ def _evaluate(
     for badge, key in todo:
         if rules.holds(badge.criteria, facts):
             award = _write_award(
-                ctx, badge, user_id, key, evidence=f"Criteria met ({cause_key[:12]})", at=at
+                ctx, badge, user_id, key, evidence=f"Criteria met ({cause_key[:12]})"
             )
             if award is not None:
                 out.append(award)
@@ -812,7 +948,7 @@ def evaluate_user(ctx: Context, user_id: int, cause_key: str) -> list[Award]:
 
 
 def _snapshot(badge: BadgeClass) -> _Badge:
-    return _Badge(
+    return _badge_snapshot(
         badge.id,
         badge.slug,
         badge.name,
@@ -982,53 +1118,336 @@ def _day_start(now: dt.datetime) -> dt.datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _apply_rules(
+@frozen
+class _State:
+    """What one delivery needs to know about its user, read in one statement."""
+
+    ledger_keys: frozenset[str]
+    #: grants today by daily-capped rule id
+    capped: Mapping[int, int]
+    points: int
+    awards: list[tuple[int, str, Any, Any]]
+    #: completed course id → its category
+    courses: Mapping[int, str | None]
+    lessons: frozenset[int]
+    levels: frozenset[int]
+    recorded: bool
+    #: counted events of the names asked for: (name, payload)
+    events: list[tuple[str, Any]]
+
+
+@functools.cache
+def _state_statement() -> Any:
+    """One UNION ALL over everything a delivery may need about its user, built once.
+
+    Each branch is switched on by a bind parameter (or an empty IN list), so the statement is
+    always the same (compiled once, cached) and costs one round trip whatever the number of
+    badge classes, rules and levels: the idempotency keys already granted, today's grants of
+    daily-capped rules, the points, the awards held, the completed courses (with their
+    categories) and lessons, the levels reached, whether this event is already counted, and
+    the counted events the criteria look at. Every row is (kind, n, m, s, s2, t1, t2).
+    """
+    user = bindparam("user_id", type_=Integer())
+    dtype = Award.__table__.c.expires_at.type
+    # typed NULLs: PostgreSQL resolves a UNION's column types branch by branch, and an
+    # untyped NULL beside another would become text
+    null_int = cast(null(), Integer())
+    null_str = cast(null(), Text())
+    null_dt = cast(null(), dtype)
+
+    def kind(letter: str) -> Any:
+        return literal_column(f"'{letter}'", Text())
+
+    def on(name: str) -> Any:
+        return bindparam(name, type_=Boolean())
+
+    branches = [
+        # the first branch names the columns and their types
+        select(
+            kind("A").label("kind"),
+            Award.badge_id.label("n"),
+            null_int.label("m"),
+            Award.source_key.label("s"),
+            null_str.label("s2"),
+            Award.revoked_at.label("t1"),
+            Award.expires_at.label("t2"),
+        ).where(Award.user_id == user, on("want_awards")),
+        # the grants this event (or, for once-per-course rules, its course) already made
+        select(kind("L"), null_int, null_int, LedgerEntry.key, null_str, null_dt, null_dt).where(
+            LedgerEntry.user_id == user,
+            (LedgerEntry.event_id == bindparam("event_key", type_=Text()))
+            | (LedgerEntry.course_id == bindparam("course_id", type_=Integer())),
+            on("want_keys"),
+        ),
+        select(kind("C"), LedgerEntry.rule_id, func.count(), null_str, null_str, null_dt, null_dt)
+        .where(
+            LedgerEntry.user_id == user,
+            LedgerEntry.created_at >= bindparam("day", type_=dtype),
+            LedgerEntry.created_at < bindparam("day_end", type_=dtype),
+            on("want_caps"),
+        )
+        .group_by(LedgerEntry.rule_id),
+        select(
+            kind("P"),
+            func.coalesce(func.sum(LedgerEntry.points), 0),
+            null_int,
+            null_str,
+            null_str,
+            null_dt,
+            null_dt,
+        ).where(LedgerEntry.user_id == user, on("want_points")),
+        select(
+            kind("K"), Enrollment.course_id, null_int, Course.category, null_str, null_dt, null_dt
+        )
+        .join(Course, Course.id == Enrollment.course_id)
+        .where(
+            Enrollment.user_id == user,
+            Enrollment.completed_at.is_not(None),
+            on("want_courses"),
+        ),
+        select(kind("S"), LessonProgress.lesson_id, null_int, null_str, null_str, null_dt, null_dt)
+        .join(Enrollment, Enrollment.id == LessonProgress.enrollment_id)
+        .where(Enrollment.user_id == user, on("want_lessons")),
+        select(
+            kind("V"), LevelReached.level_id, null_int, null_str, null_str, null_dt, null_dt
+        ).where(LevelReached.user_id == user, on("want_levels")),
+        select(kind("R"), EventRecord.id, null_int, null_str, null_str, null_dt, null_dt).where(
+            EventRecord.key == bindparam("record_key", type_=Text())
+        ),
+        select(
+            kind("E"),
+            null_int,
+            null_int,
+            EventRecord.event_name,
+            cast(EventRecord.payload, Text()),
+            null_dt,
+            null_dt,
+        ).where(EventRecord.user_id == user, on("want_events")),
+    ]
+    return union_all(*branches)
+
+
+def _read_state(
     ctx: Context,
-    rules_: list[_Rule],
+    user_id: int,
+    *,
+    want_keys: bool = False,
+    event_key: str | None = None,
+    course_id: int | None = None,
+    caps: bool = False,
+    points: bool = False,
+    awards: bool = False,
+    courses: bool = False,
+    lessons: bool = False,
+    levels: bool = False,
+    record_key: str | None = None,
+    event_names: Iterable[str] = (),
+    at: dt.datetime | None = None,
+) -> _State:
+    names = set(event_names)
+    day = _day_start(at or utcnow())  # daily caps count the day the event happened
+    # Straight on the connection: the statement is Core, and the delivery's own writes are
+    # executed or flushed as they are made, so the ORM's autoflush has nothing to do here.
+    rows = (
+        ctx.session.connection()
+        .execute(
+            _state_statement(),
+            {
+                "user_id": user_id,
+                "want_awards": awards,
+                "want_keys": want_keys,
+                "event_key": event_key,
+                "course_id": course_id,
+                "want_caps": caps,
+                "day": day,
+                "day_end": day + dt.timedelta(days=1),
+                "want_points": points,
+                "want_courses": courses,
+                "want_lessons": lessons,
+                "want_levels": levels,
+                "record_key": record_key,
+                "want_events": bool(names),
+            },
+        )
+        .all()
+    )
+    ledger_keys, lesson_ids, level_ids = set(), set(), set()
+    capped_counts: dict[int, int] = {}
+    held: list[tuple[int, str, Any, Any]] = []
+    completed: dict[int, str | None] = {}
+    events: list[tuple[str, Any]] = []
+    total, recorded = 0, False
+    for letter, n, m, text, text2, t1, t2 in rows:
+        if letter == "A":
+            held.append((n, text, t1, t2))
+        elif letter == "L":
+            ledger_keys.add(text)
+        elif letter == "C":
+            capped_counts[n] = int(m)
+        elif letter == "P":
+            total = int(n or 0)
+        elif letter == "K":
+            completed[n] = text
+        elif letter == "S":
+            lesson_ids.add(n)
+        elif letter == "V":
+            level_ids.add(n)
+        elif letter == "R":
+            recorded = True
+        elif letter == "E" and text in names:
+            events.append((text, json.loads(text2) if isinstance(text2, str) else text2))
+    return _State(
+        ledger_keys=frozenset(ledger_keys),
+        capped=capped_counts,
+        points=total,
+        awards=held,
+        courses=completed,
+        lessons=frozenset(lesson_ids),
+        levels=frozenset(level_ids),
+        recorded=recorded,
+        events=events,
+    )
+
+
+def _counts_from(
+    criteria: Iterable[list[dict[str, Any]]], events: list[tuple[str, Any]]
+) -> dict[str, int]:
+    """Matching counted events per "event" requirement (by :func:`rules.requirement_key`)."""
+    counts: dict[str, int] = {}
+    for c in criteria:
+        for g in c:
+            for req in g["requirements"]:
+                if req["type"] != "event":
+                    continue
+                counts[rules.requirement_key(req)] = sum(
+                    1
+                    for name, payload in events
+                    if name == req["event_type"] and rules.matches(req["conditions"], payload)
+                )
+    return counts
+
+
+def handle_event(ctx: Context, event: Event) -> None:
+    """React to one delivered event: points, counted events, badges and levels.
+
+    Called from ``lms_on_event`` inside the delivery's transaction; idempotent, so a
+    redelivered event grants and awards nothing new. Only the badge classes the event
+    concerns are evaluated (looked up in the per-batch index by the event's name and
+    fields), and everything known about the user is read in one statement
+    (:func:`_state_statement`), so the statements per event do not grow with the number of
+    badge classes: one read, then only the writes (grants, the counted event, awards, levels).
+    """
+    user_id = getattr(event, "user_id", None)
+    if not isinstance(user_id, int) or isinstance(user_id, bool):
+        return
+    index = _index(ctx)
+    name = event.NAME
+    point_rules_ = index.rules.get(name, [])
+    record_it = name in index.recorded
+    if not (point_rules_ or record_it or name in index.reacting):
+        return
+    payload = dump_event(event)
+    matching = [r for r in point_rules_ if rules.matches(r.conditions, payload)]
+    candidates = index.affected(name, payload)
+    if not (matching or candidates or record_it):
+        return
+    key = event_key(event, payload)
+    course_id = payload.get("course_id")
+    course_id = (
+        course_id if isinstance(course_id, int) and not isinstance(course_id, bool) else None
+    )
+    keys = {
+        r.id: f"rule:{r.id}:user:{user_id}:course:{course_id}"
+        if r.once_per_course and course_id is not None
+        else f"rule:{r.id}:event:{key}"
+        for r in matching
+    }
+    # A grant may cross a points threshold: those classes may then be evaluated too.
+    point_badges = index.points_badges if matching else []
+    weighed = list(candidates.values()) + point_badges
+    need: set[str] = set()
+    event_names: set[str] = set()
+    for badge in weighed:
+        need |= badge.needs
+        event_names |= badge.counted
+    rec_key = f"event:{key}" if record_it else None
+    at = event.occurred_at  # what this event earns is dated when its fact happened
+    state = _read_state(
+        ctx,
+        user_id,
+        want_keys=bool(matching),
+        event_key=key,
+        course_id=course_id,
+        caps=any(r.daily_cap is not None for r in matching),
+        points="points" in need or bool(matching and index.levels),
+        awards=bool(weighed),
+        courses="courses" in need,
+        lessons="lesson" in need,
+        levels=bool(matching and index.levels),
+        record_key=rec_key,
+        event_names=event_names,
+        at=at,
+    )
+    events = list(state.events)
+    if rec_key is not None and not state.recorded:
+        ctx.session.connection().execute(
+            insert(EventRecord),
+            [
+                {
+                    "key": rec_key,
+                    "user_id": user_id,
+                    "event_name": name,
+                    "payload": payload,
+                    "created_at": utcnow(),
+                }
+            ],
+        )
+        if name in event_names:
+            events.append((name, payload))
+    granted = _grant(ctx, matching, keys, state, event, key, user_id, course_id, at)
+    points = state.points + granted
+    todo = dict(candidates)
+    if granted:
+        # Only thresholds this grant crossed can newly hold (a badge defined after a user
+        # passed its threshold is caught up by evaluate_user).
+        before = points - granted
+        for badge in point_badges:
+            if any(
+                req["type"] == "points" and before < req["min"] <= points
+                for group in badge.criteria
+                for req in group["requirements"]
+            ):
+                todo.setdefault(badge.id, badge)
+    if todo:
+        _award_from_state(ctx, user_id, key, list(todo.values()), state, points, events, at)
+    if granted and index.levels:
+        _levels_from_state(ctx, user_id, points, index.levels, state.levels, at)
+
+
+def _grant(
+    ctx: Context,
+    matching: list[_Rule],
+    keys: Mapping[int, str],
+    state: _State,
     event: Event,
-    payload: Mapping[str, Any],
     key: str,
     user_id: int,
+    course_id: int | None,
     at: dt.datetime | None = None,
 ) -> int:
-    """Grant the points of every matching rule; returns how many were granted.
+    """Grant the points of the matching rules not granted yet; returns how many.
 
     The points are dated by ``at`` (when the event's fact happened), so daily caps and
     "recent" leaderboards count history on its own days.
     """
-    matching = [r for r in rules_ if rules.matches(r.conditions, payload)]
-    if not matching:
-        return 0
-    course_id = payload.get("course_id")
-    course_id = course_id if isinstance(course_id, int) else None
-    keys = {}
-    for r in matching:
-        if r.once_per_course and course_id is not None:
-            keys[r.id] = f"rule:{r.id}:user:{user_id}:course:{course_id}"
-        else:
-            keys[r.id] = f"rule:{r.id}:event:{key}"
-    existing = set(
-        ctx.session.scalars(select(LedgerEntry.key).where(LedgerEntry.key.in_(list(keys.values()))))
-    )
     now = at or utcnow()
-    granted = 0
     rows: list[dict[str, Any]] = []
+    granted = 0
     for r in matching:
-        if keys[r.id] in existing:
+        if keys[r.id] in state.ledger_keys:
             continue
-        if r.daily_cap is not None:
-            today = ctx.session.scalar(
-                select(func.count())
-                .select_from(LedgerEntry)
-                .where(
-                    LedgerEntry.rule_id == r.id,
-                    LedgerEntry.user_id == user_id,
-                    LedgerEntry.created_at >= _day_start(now),
-                    LedgerEntry.created_at < _day_start(now) + dt.timedelta(days=1),
-                )
-            )
-            if (today or 0) >= r.daily_cap:
-                continue
+        if r.daily_cap is not None and state.capped.get(r.id, 0) >= r.daily_cap:
+            continue
         rows.append(
             {
                 "key": keys[r.id],
@@ -1043,29 +1462,108 @@ def _apply_rules(
             }
         )
         granted += r.points
-    if rows:  # one executemany, no unit-of-work bookkeeping (the hot path of every event)
-        ctx.session.execute(insert(LedgerEntry).execution_options(render_nulls=True), rows)
+    if rows:  # one Core executemany: no unit-of-work bookkeeping on the hot path
+        ctx.session.connection().execute(insert(LedgerEntry), rows)
     return granted
 
 
-def _check_levels(
+def _award_from_state(
+    ctx: Context,
+    user_id: int,
+    cause_key: str,
+    candidates: list[_Badge],
+    state: _State,
+    points: int,
+    events: list[tuple[str, Any]],
+    at: dt.datetime | None = None,
+) -> None:
+    held = _held(state.awards, utcnow())
+    now = at or utcnow()  # an award earned by a past event is dated by that event
+    used = {k for _b, k, _r, _e in state.awards}
+    todo = []
+    for badge in candidates:
+        if badge.repeatable:
+            source_key = f"class:{badge.id}:user:{user_id}:cause:{cause_key}"
+        else:
+            source_key = _once_key(badge.id, user_id)
+            if badge.id in held:
+                continue
+        if source_key not in used:
+            todo.append((badge, source_key))
+    if not todo:
+        return
+    facts = rules.Facts(
+        courses=frozenset(state.courses),
+        course_categories=state.courses,
+        lessons=state.lessons,
+        points=points,
+        badges=held,
+        events=_counts_from([b.criteria for b, _k in todo], events),
+    )
+    earned = [(b, k) for b, k in todo if rules.holds(b.criteria, facts)]
+    if not earned:
+        return
+    # One Core INSERT ... RETURNING for the awards of this event (no unit of work); the
+    # caller checked the keys, and a worker losing a race fails on the unique source_key
+    # and its retry finds the award.
+    rows: list[dict[str, Any]] = [
+        {
+            "uid": str(uuid.uuid4()),
+            "badge_id": badge.id,
+            "user_id": user_id,
+            "source_key": source_key,
+            "awarded_at": now,
+            "expires_at": now + dt.timedelta(days=badge.expires_days)
+            if badge.expires_days
+            else None,
+            "awarded_by_id": None,
+            "evidence": f"Criteria met ({cause_key[:12]})",
+            "salt": secrets.token_hex(16),
+            "revoked_at": None,
+            "revoked_reason": None,
+            "revoked_by_id": None,
+        }
+        for badge, source_key in earned
+    ]
+    ids = (
+        ctx.session.connection()
+        .execute(insert(Award).returning(Award.id, sort_by_parameter_order=True), rows)
+        .scalars()
+    )
+    for (badge, _key), row, award_id in zip(earned, rows, list(ids), strict=True):
+        record(
+            ctx,
+            BadgeAwarded(
+                award_id=award_id,
+                award_uid=row["uid"],
+                badge_id=badge.id,
+                badge_slug=badge.slug,
+                badge_name=badge.name,
+                user_id=user_id,
+                course_id=badge.course_id,
+                manual=False,
+                awarded_at=now,
+                expires_at=row["expires_at"],
+            ),
+        )
+
+
+def _levels_from_state(
     ctx: Context,
     user_id: int,
     points: int,
     levels_: list[tuple[int, str, int]],
+    reached: frozenset[int],
     at: dt.datetime | None = None,
 ) -> None:
-    due = [lv for lv in levels_ if lv[2] <= points]
-    if not due:
-        return
-    reached = set(
-        ctx.session.scalars(select(LevelReached.level_id).where(LevelReached.user_id == user_id))
-    )
     now = at or utcnow()
-    for level_id, name, threshold in due:
-        if level_id in reached:
+    for level_id, name, threshold in levels_:
+        if threshold > points or level_id in reached:
             continue
-        ctx.session.add(LevelReached(user_id=user_id, level_id=level_id, reached_at=now))
+        ctx.session.connection().execute(
+            insert(LevelReached),
+            [{"user_id": user_id, "level_id": level_id, "reached_at": now}],
+        )
         record(
             ctx,
             LevelReachedEvent(
@@ -1077,63 +1575,6 @@ def _check_levels(
                 reached_at=now,
             ),
         )
-
-
-def handle_event(ctx: Context, event: Event) -> None:
-    """React to one delivered event: points, counted events, badges and levels.
-
-    Called from ``lms_on_event`` inside the delivery's transaction; idempotent, so a
-    redelivered event grants and awards nothing new.
-    """
-    user_id = getattr(event, "user_id", None)
-    if not isinstance(user_id, int) or isinstance(user_id, bool):
-        return
-    index = _index(ctx)
-    name = event.NAME
-    point_rules_ = index.rules.get(name, [])
-    maybe = index.badges.get(name, [])
-    record_it = name in index.recorded
-    if not (point_rules_ or maybe or record_it):
-        return
-    payload = dump_event(event)
-    key = event_key(event, payload)
-    at = event.occurred_at  # what this event earns is dated when its fact happened
-    if record_it:
-        rec_key = f"event:{key}"
-        if ctx.session.scalar(select(EventRecord.id).where(EventRecord.key == rec_key)) is None:
-            ctx.session.add(
-                EventRecord(key=rec_key, user_id=user_id, event_name=name, payload=payload)
-            )
-            ctx.session.flush()
-    granted = (
-        _apply_rules(ctx, point_rules_, event, payload, key, user_id, at) if point_rules_ else 0
-    )
-    candidates: dict[int, _Badge] = {}
-    for badge in maybe:
-        if any(
-            rules.affected_by(req, name, payload)
-            for group in badge.criteria
-            for req in group["requirements"]
-        ):
-            candidates[badge.id] = badge
-    points = None
-    point_badges = index.badges.get("points", []) if granted else []
-    if granted and (index.levels or point_badges or candidates):
-        points = points_of(ctx, user_id)
-    if point_badges and points is not None:
-        # Only thresholds this grant crossed can newly hold (a badge defined after a user
-        # passed its threshold is caught up by evaluate_user).
-        before = points - granted
-        for badge in point_badges:
-            if any(
-                req["type"] == "points" and before < req["min"] <= points
-                for group in badge.criteria
-                for req in group["requirements"]
-            ):
-                candidates.setdefault(badge.id, badge)
-    _evaluate(ctx, user_id, key, list(candidates.values()), points, at)
-    if granted and index.levels and points is not None:
-        _check_levels(ctx, user_id, points, index.levels, at)
 
 
 # -- levels --------------------------------------------------------------------------------------
@@ -1183,6 +1624,91 @@ def level_of(ctx: Context, user_id: int) -> tuple[Level | None, Level | None]:
         elif nxt is None:
             nxt = level
     return current, nxt
+
+
+@frozen
+class LevelMark:
+    """A level as the dashboard shows it: its name and threshold."""
+
+    name: str
+    threshold: int
+
+
+@frozen
+class Summary:
+    """The dashboard's badges box: points, current and next level, the latest valid badges
+    as (badge name, awarded at), newest first."""
+
+    points: int
+    level: LevelMark | None
+    next_level: LevelMark | None
+    latest: list[tuple[str, dt.datetime]]
+
+
+@functools.cache
+def _summary_statements() -> tuple[Any, Any]:
+    """The widget's two statements, built once: the dashboard runs them on every load, and
+    building a statement costs more than running these two (the compiled form is cached)."""
+    user_id = bindparam("user_id", type_=Integer())
+    points = (
+        select(func.coalesce(func.sum(LedgerEntry.points), 0).label("points"))
+        .where(LedgerEntry.user_id == user_id)
+        .subquery()
+    )
+    around = aliased(Level)  # the subqueries' own levels (the outer one joins the two found)
+    current = (
+        select(func.max(around.threshold))
+        .where(around.threshold <= points.c.points)
+        .scalar_subquery()
+    )
+    following = (
+        select(func.min(around.threshold))
+        .where(around.threshold > points.c.points)
+        .scalar_subquery()
+    )
+    levels_ = (
+        select(points.c.points, Level.name, Level.threshold)
+        .select_from(points)
+        .outerjoin(Level, Level.threshold.in_([current, following]))
+        .order_by(Level.threshold)
+    )
+    now = bindparam("now", type_=Award.__table__.c.expires_at.type)
+    held = (
+        select(BadgeClass.name, Award.awarded_at)
+        .join(BadgeClass, BadgeClass.id == Award.badge_id)
+        .where(
+            Award.user_id == user_id,
+            Award.revoked_at.is_(None),
+            (Award.expires_at.is_(None)) | (Award.expires_at > now),
+        )
+        .order_by(Award.awarded_at.desc(), Award.id.desc())
+        .limit(bindparam("latest"))
+    )
+    return levels_, held
+
+
+def summary(ctx: Context, user_id: int, latest: int = 3) -> Summary:
+    """What the dashboard widget shows, in two statements whatever the number of badges,
+    levels and awards: one for the points with the levels around them (the database picks
+    the two levels), one for the ``latest`` newest valid awards."""
+    levels_, held = _summary_statements()
+    rows = ctx.session.execute(levels_, {"user_id": user_id}).all()
+    total = int(rows[0][0]) if rows else 0
+    level = next_level = None
+    for _points, name, threshold in rows:
+        if name is None:
+            continue
+        if threshold <= total:
+            level = LevelMark(name, threshold)
+        else:
+            next_level = LevelMark(name, threshold)
+    found = ctx.session.execute(held, {"user_id": user_id, "now": utcnow(), "latest": latest}).all()
+    return Summary(
+        points=total,
+        level=level,
+        next_level=next_level,
+        latest=[(name, awarded_at) for name, awarded_at in found],
+    )
 
 
 # -- leaderboards --------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from flask import Blueprint
 from flask import abort
+from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -58,6 +59,7 @@ from plugins.badges.models import BadgeClass
 from plugins.badges.models import Level
 from plugins.badges.models import PointRule
 from plugins.badges.rules import MAX_INT
+from plugins.badges.rules import same_category
 
 __all__ = ["bp", "course_panel_html", "dashboard_widget_html"]
 
@@ -837,32 +839,39 @@ def badge_edit(badge_id: int) -> Any:
 
 
 def dashboard_widget_html(ctx: Context, user: User | None) -> str:
-    """The "Badges" dashboard box: points, level, the latest badges. "" for nobody signed in."""
+    """The "Badges" dashboard box: points, level, the latest badges. "" for nobody signed in.
+
+    Two statements whatever the number of badges, levels and awards (see
+    :func:`services.summary`): the dashboard is the page every learner loads.
+    """
     if user is None:
         return ""
-    now = utcnow()
-    latest = [
-        (award, badge)
-        for award, badge in services.awards_of(ctx, user.id, include_revoked=False)
-        if _award_state(award, now) == "valid"
-    ]
-    latest.sort(key=lambda pair: pair[0].awarded_at, reverse=True)
-    current, following = services.level_of(ctx, user.id)
-    return render_template(
-        "badges/_widget.html",
-        points=services.points_of(ctx, user.id),
-        level=current,
-        next_level=following,
-        latest=latest[:WIDGET_BADGES],
+    box = services.summary(ctx, user.id, latest=WIDGET_BADGES)
+    # Rendered straight from the environment: render_template would run every context
+    # processor again (the nav is collected from all plugins) for a fragment that uses none.
+    template = current_app.jinja_env.get_template("badges/_widget.html")
+    return template.render(
+        points=box.points,
+        level=box.level,
+        next_level=box.next_level,
+        latest=box.latest,
     )
 
 
-def _mentions_course(criteria: list[Any], course_id: int) -> bool:
+def _mentions_course(criteria: list[Any], course: Course) -> bool:
     for group in criteria or []:
         for req in group.get("requirements", []):
-            if req.get("type") == "course" and req.get("course_id") == course_id:
+            if req.get("type") == "course" and req.get("course_id") == course.id:
                 return True
-            if req.get("type") == "courses" and course_id in (req.get("course_ids") or []):
+            if req.get("type") == "courses" and course.id in (req.get("course_ids") or []):
+                return True
+            # "Any course in <category>" leads through this course; plain "any course"
+            # would be listed on every course page, so it is left to "My badges".
+            if (
+                req.get("type") == "any_courses"
+                and req.get("category") is not None
+                and same_category(course.category, req["category"])
+            ):
                 return True
     return False
 
@@ -880,7 +889,7 @@ def course_panel_html(ctx: Context, course: Course, user: User | None) -> str:
             .order_by(BadgeClass.name)
         )
         if badge.course_id == course.id
-        or (badge.course_id is None and _mentions_course(list(badge.criteria or []), course.id))
+        or (badge.course_id is None and _mentions_course(list(badge.criteria or []), course))
     ]
     may_award = user is not None and can(user, "badges.award", course)
     if not badges and not may_award:

@@ -77,6 +77,67 @@ def test_complete_any_n_of_a_set_of_courses(site, bx):
     assert held(bx, learner) == ["Two of four"]
 
 
+def test_any_course_counts_a_course_created_after_the_badge(site, bx):
+    learner = bx.user()
+    first = badge(bx, "First steps", [{"type": "any_courses"}])
+    assert first.criteria == [{"requirements": [{"type": "any_courses", "min": 1}]}]
+    later = bx.course("LATER-1")  # made after the badge: no list of ids could name it
+    with bx.system() as ctx:
+        progress = services.progress_towards(ctx, ctx.attach(first), learner.id)
+    assert progress.groups[0].items == [("Complete any course (0 so far)", False)]
+    bx.complete(learner, later)
+    assert held(bx, learner) == ["First steps"]
+
+
+def test_any_n_courses_in_a_category_ignores_other_categories(site, bx):
+    learner = bx.user()
+    two = badge(bx, "Safety explorer", [{"type": "any_courses", "min": 2, "category": "Safety"}])
+    safety = [bx.course(f"SAF-{i}", category="Safety") for i in range(2)]
+    bx.complete(learner, bx.course("GEN-1", category="General"))
+    bx.complete(learner, bx.course("NONE-1"))
+    bx.complete(learner, safety[0])
+    with bx.system() as ctx:
+        progress = services.progress_towards(ctx, ctx.attach(two), learner.id)
+    assert (progress.done, progress.total) == (1, 2)
+    assert progress.groups[0].items == [("Complete any 2 Safety courses (1 so far)", False)]
+    assert held(bx, learner) == []
+    bx.complete(learner, safety[1])
+    assert held(bx, learner) == ["Safety explorer"]
+
+
+def test_any_n_courses_counts_every_category_and_catches_up_with_evaluate_user(site, bx):
+    learner = bx.user()
+    for i in range(3):
+        bx.complete(learner, bx.course(f"MIX-{i}", category=f"Cat {i}"))
+    three = badge(bx, "Three courses", [{"type": "any_courses", "min": 3}])
+    # "safety" matches the category "Safety": categories are compared ignoring case
+    lower = badge(bx, "Any safety", [{"type": "any_courses", "category": " safety "}])
+    assert lower.criteria[0]["requirements"][0]["category"] == "safety"
+    assert held(bx, learner) == []  # defined after the completions: nothing was delivered
+    with bx.system() as ctx:
+        services.evaluate_user(ctx, learner.id, "catch-up")
+    assert held(bx, learner) == ["Three courses"]
+    bx.complete(learner, bx.course("SAF-X", category="Safety"))
+    assert held(bx, learner) == ["Any safety", "Three courses"]
+    assert three.id != lower.id
+
+
+def test_any_courses_requirements_are_checked_when_saved(site, bx):
+    with bx.system() as ctx:
+        for req, message in (
+            ({"type": "any_courses", "min": 0}, "min must be a whole number from 1"),
+            ({"type": "any_courses", "category": ""}, "course category's name"),
+            ({"type": "any_courses", "category": 7}, "course category's name"),
+            ({"type": "any_courses", "category": "x" * 101}, "at most 100 characters"),
+            (
+                {"type": "any_courses", "course_ids": [1]},
+                "has a min and a category, not course_ids",
+            ),
+        ):
+            with pytest.raises(Invalid, match=message):
+                services.create_badge_class(ctx, name="x", criteria=[{"requirements": [req]}])
+
+
 def test_complete_a_lesson(site, bx):
     course = bx.course("LES-1", lessons=3)
     learner = bx.user()

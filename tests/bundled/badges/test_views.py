@@ -535,3 +535,36 @@ def test_widget_panel_and_pages_vanish_when_the_plugin_is_disabled(
     assert "Safety star" not in _page(client.get(f"/courses/{course.id}"))
     assert client.get("/badges/").status_code == 404
     assert client.get("/badges/leaderboard").status_code == 404
+
+
+def test_admin_defines_any_courses_of_a_category_and_the_category_courses_show_it(
+    site: LMS, make: Factory, client: FlaskClient, auth: AuthActions
+) -> None:
+    admin = _admin(make, auth)
+    safety = make.course("SAF-1", lessons=1, category="Safety")
+    other = make.course("GEN-1", lessons=1, category="General")
+    token = csrf_token(client, "/badges/admin/classes/new")
+    made = client.post(
+        "/badges/admin/classes/new",
+        data={
+            "csrf_token": token,
+            "name": "Safety explorer",
+            "course_id": "",
+            "expires_days": "",
+            "req_0_0_type": "any_courses",
+            "req_0_0_value": "Safety",
+            "req_0_0_min": "2",
+        },
+    )
+    assert made.status_code == 302, _text(made)
+    with site.session() as session:
+        badge = session.scalars(select(BadgeClass)).one()
+        assert badge.criteria == [
+            {"requirements": [{"type": "any_courses", "min": 2, "category": "Safety"}]}
+        ]
+    edit = _page(client.get(f"/badges/admin/classes/{badge.id}"))
+    assert 'value="Safety"' in edit and 'value="2"' in edit
+    make.enrollment(admin, safety)
+    assert "Safety explorer" in _page(client.get(f"/courses/{safety.id}"))
+    make.enrollment(admin, other)
+    assert "Safety explorer" not in _page(client.get(f"/courses/{other.id}"))
