@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -136,10 +137,22 @@ class EnrollPeopleForm(FlaskForm):
         "Email addresses",
         render_kw={"rows": 4, "placeholder": "one per line, or separated by commas"},
     )
+    due_date = StringField("Due date (optional)", render_kw={"type": "date"})
 
 
 class EnrollGroupForm(FlaskForm):
     group = SelectField("Group", coerce=int, validators=[InputRequired("Choose a group.")])
+    due_date = StringField("Due date (optional)", render_kw={"type": "date"})
+
+
+def _form_due_date(form: FlaskForm) -> tuple[dt.datetime | None, bool]:
+    """The form's due date (None: the course's due period), and False if it is bad (the
+    message is then on the field)."""
+    try:
+        return enrollment_service.parse_due_date(form.due_date.data), True
+    except LMSError as exc:
+        form.due_date.errors = [*form.due_date.errors, exc.message]
+        return None, False
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -638,7 +651,8 @@ def enroll_people(course_id: int) -> Any:
         form.emails.errors = ["Enter at least one email address."]
     elif len(emails) > MAX_EMAILS:
         form.emails.errors = [f"Enroll at most {MAX_EMAILS} people at a time."]
-    if form.emails.errors:
+    due_at, due_ok = _form_due_date(form)
+    if form.emails.errors or not due_ok:
         return _roster_page(course, people_form=form, status_code=400)
     try:
         with write() as ctx:
@@ -673,7 +687,7 @@ def enroll_people(course_id: int) -> Any:
             )
             target = ctx.attach(course)
             for user in users:
-                enrollment_service.enroll(ctx, user, target)
+                enrollment_service.enroll(ctx, user, target, due_at=due_at)
     except LMSError as exc:
         _add_error(form, exc, "emails")
         return _roster_page(course, people_form=form, status_code=400)
@@ -692,14 +706,17 @@ def enroll_group(course_id: int) -> Any:
     form = EnrollGroupForm()
     form.group.choices = _choices(_groups())
     _check_csrf(form)
-    if form.errors:
+    due_at, due_ok = _form_due_date(form)
+    if form.errors or not due_ok:
         return _roster_page(course, group_form=form, status_code=400)
     group = db().get(Group, form.group.data)
     if group is None:
         abort(404)
     try:
         with write() as ctx:
-            enrolled = enrollment_service.enroll_group(ctx, ctx.attach(group), ctx.attach(course))
+            enrolled = enrollment_service.enroll_group(
+                ctx, ctx.attach(group), ctx.attach(course), due_at=due_at
+            )
             count = len(enrolled)
     except LMSError as exc:
         _add_error(form, exc, "group")
