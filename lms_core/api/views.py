@@ -896,7 +896,10 @@ def my_enrollments() -> Response:
     body=s.WithdrawIn,
     body_required=False,
     response=s.EnrollmentOut,
-    description="The learner themselves, or someone with enrollment.manage in the course.",
+    description="The learner themselves, or someone with enrollment.manage in the course (or "
+    "the learner's line manager). Learners leave only what they enrolled in themselves "
+    "(source `self`): assigned training (source `manager`, `group`, `import`, `api`, `sso`) "
+    "answers 403 unless they hold enrollment.manage in the course.",
 )
 def withdraw(enrollment_id: int) -> Response:
     body, _ = _body(s.WithdrawIn)

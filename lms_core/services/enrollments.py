@@ -49,6 +49,7 @@ __all__ = [
     "approve",
     "decline",
     "withdraw",
+    "may_leave",
     "enroll_group",
     "sync_group_enrollments",
     "seats_taken",
@@ -352,8 +353,36 @@ def decline(ctx: Context, enrollment: Enrollment, reason: str = "") -> bool:
     return True
 
 
+#: How each kind of assigned enrollment came about, for the message refusing to leave it.
+_ASSIGNED_BY: dict[str, str] = {
+    EnrollmentSource.MANAGER: "by a manager or the course's instructor",
+    EnrollmentSource.GROUP: "through a group you belong to",
+    EnrollmentSource.IMPORT: "by an import of the staff list",
+    EnrollmentSource.API: "through the API",
+    EnrollmentSource.SSO: "by your single sign-on provider",
+}
+
+
+def may_leave(ctx: Context, enrollment: Enrollment) -> bool:
+    """Whether the actor may withdraw themselves from ``enrollment``: learners leave what
+    they enrolled in themselves; assigned training (by a manager, a group, an import...)
+    needs ``enrollment.manage`` in the course."""
+    if ctx.system:
+        return True
+    actor = ctx.actor
+    if actor is None or actor.id != enrollment.user_id:
+        return False
+    return enrollment.source == EnrollmentSource.SELF or can(
+        actor, "enrollment.manage", enrollment.course
+    )
+
+
 def withdraw(ctx: Context, enrollment: Enrollment, reason: str = "") -> bool:
     """Withdraw from a course (learners themselves, or a manager). Progress is kept.
+
+    Learners leave only what they enrolled in themselves (:func:`may_leave`): training a
+    manager, a group or an import assigned them is theirs to finish unless someone with
+    ``enrollment.manage`` (or their line manager) withdraws them.
 
     A completed enrollment stays completed: its record is history. False if already withdrawn.
     """
@@ -368,6 +397,13 @@ def withdraw(ctx: Context, enrollment: Enrollment, reason: str = "") -> bool:
     if enrollment.status == EnrollmentStatus.COMPLETED:
         raise Invalid(
             f"{user.email} has completed {course.code}; a completed course cannot be withdrawn from."
+        )
+    if is_self and not may_leave(ctx, enrollment):
+        how = _ASSIGNED_BY.get(enrollment.source, "for you")
+        raise Forbidden(
+            f"{course.code} was assigned to you {how}, so you cannot leave it yourself; "
+            "ask your manager or the course's instructor to withdraw you.",
+            "enrollment.manage",
         )
     was_active = enrollment.status == EnrollmentStatus.ACTIVE
     enrollment.status = EnrollmentStatus.WITHDRAWN
