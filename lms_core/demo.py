@@ -1853,7 +1853,12 @@ class _Builder:
         for lesson in done:
             progress_service.complete_lesson(me, enrollment, lesson)
         if plan == "withdrawn":
-            enrollment_service.withdraw(me, enrollment, reason="Changed role")
+            # Learners leave what they enrolled in; assigned training is withdrawn by whoever
+            # assigned it (learners may not leave it themselves).
+            by = me
+            if enrollment.source != "self" and enrollment.enrolled_by_id is not None:
+                by = _as(ctx, ctx.session.get(User, enrollment.enrolled_by_id) or user)
+            enrollment_service.withdraw(by, enrollment, reason="Changed role")
         # When it (notionally) started: pending requests are recent; overdue compliance
         # started longer ago than its due period.
         due_days = enrollment.course.due_days
