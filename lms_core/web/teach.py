@@ -44,6 +44,7 @@ from lms_core.models import User
 from lms_core.services import courses as course_service
 from lms_core.services import enrollments as enrollment_service
 from lms_core.services import progress as progress_service
+from lms_core.services import team as team_service
 from lms_core.services.permissions import can
 from lms_core.services.permissions import courses_with
 from lms_core.services.users import normalize_email
@@ -537,16 +538,20 @@ def _roster_page(
     if status not in _STATUS_FILTERS:
         status = ""
     page = _page()
-    base = select(Enrollment).where(Enrollment.course_id == course.id)
-    filtered = _status_filter(base, status)
+    # Line managers see their team here too: marked, and on request the only rows shown.
+    has_team = team_service.manages_anyone(_user())
+    team = team_service.team_ids(_user().id, indirect=True).subquery() if has_team else None
+    only_team = team is not None and request.args.get("team", "") == "1"
+    where = [Enrollment.course_id == course.id]
+    if only_team and team is not None:
+        where.append(Enrollment.user_id.in_(select(team.c.user_id)))
+    filtered = _status_filter(select(Enrollment).where(*where), status)
     total = db().scalar(select(func.count()).select_from(filtered.subquery())) or 0
     rows = (
         db()
         .execute(
             _status_filter(
-                select(Enrollment, User)
-                .join(User, User.id == Enrollment.user_id)
-                .where(Enrollment.course_id == course.id),
+                select(Enrollment, User).join(User, User.id == Enrollment.user_id).where(*where),
                 status,
             )
             .order_by(func.lower(User.name), User.email_key)
@@ -556,6 +561,11 @@ def _roster_page(
         .all()
     )
     progress = progress_service.progress_for(ctx, [e.id for e, _ in rows])
+    in_team: set[int] = set()
+    if team is not None and rows:
+        in_team = set(
+            db().scalars(select(team.c.user_id).where(team.c.user_id.in_([u.id for _, u in rows])))
+        )
     counts = dict(
         db()
         .execute(
@@ -604,6 +614,9 @@ def _roster_page(
             groups=groups,
             status=status,
             filters=_STATUS_FILTERS,
+            has_team=has_team,
+            only_team=only_team,
+            in_team=in_team,
             page=page,
             pages=max(1, -(-total // PAGE_SIZE)),
             total=total,

@@ -179,3 +179,25 @@ def test_a_line_manager_withdraws_a_report_from_assigned_training(lms, factory, 
     enrollment = factory.enrollment(ann, factory.course())
     with lms.transaction(boss) as ctx:
         assert enrollment_service.withdraw(ctx, enrollment) is True
+
+
+def test_a_managers_course_roster_marks_their_team_and_filters_to_it(lms, factory, client, boss):
+    ann = factory.user("ann@example.com", name="Ann Report", manager_id=boss.id)
+    deep = factory.user("deep@example.com", name="Dee Deep", manager_id=ann.id)
+    other = factory.user("zed@example.com", name="Zed Other")
+    course = factory.course("FIRE-1", instructors=[boss])
+    for person in (ann, deep, other):
+        factory.enrollment(person, course)
+    url = f"/teach/courses/{course.id}/learners"
+    roster = _table(text_of(client.get(url)))
+    assert roster.count("my team") == 2 and "Zed Other" in roster
+    mine = _table(text_of(client.get(f"{url}?team=1")))
+    assert "Ann Report" in mine and "Dee Deep" in mine and "Zed Other" not in mine
+
+
+def test_a_roster_viewer_without_a_team_is_offered_no_team_filter(lms, factory, client, auth):
+    teacher = factory.user("teacher@example.com", password=PASSWORD)
+    course = factory.course("FIRE-1", instructors=[teacher])
+    assert auth.login("teacher@example.com", PASSWORD).status_code == 302
+    page = text_of(client.get(f"/teach/courses/{course.id}/learners?team=1"))
+    assert "Only my team" not in page
