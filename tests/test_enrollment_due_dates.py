@@ -157,3 +157,14 @@ def test_todays_date_is_still_in_the_future_until_the_day_ends():
     assert enrollments.parse_due_date("2027-03-31", now=now) is not None
     with pytest.raises(Invalid, match="has passed"):
         enrollments.parse_due_date("2027-03-30", now=now)
+
+
+def test_an_enrollment_recorded_in_the_past_takes_a_due_date_after_it_started(lms, factory):
+    started = utcnow() - dt.timedelta(days=30)
+    due = started + dt.timedelta(days=10)
+    enrollment = factory.enrollment(factory.user(), factory.course(), at=started, due_at=due)
+    assert enrollment.due_at == due and enrollment.is_overdue(utcnow())
+    with pytest.raises(Invalid, match="has passed"):
+        factory.enrollment(
+            factory.user(), factory.course(), at=started, due_at=started - dt.timedelta(days=1)
+        )

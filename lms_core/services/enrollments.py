@@ -40,6 +40,7 @@ from lms_core.models import User
 from lms_core.services.audit import audit
 from lms_core.services.permissions import can
 from lms_core.services.permissions import require
+from lms_core.services.timing import happened_at
 
 __all__ = [
     "get_enrollment",
@@ -191,6 +192,7 @@ def enroll(
     source: str | None = None,
     check_capacity: bool = True,
     due_at: dt.datetime | None = None,
+    at: dt.datetime | None = None,
 ) -> Enrollment:
     """Enroll ``user`` in ``course`` (or ask to, on approval-required courses).
 
@@ -201,10 +203,12 @@ def enroll(
     manager enrolling someone with a pending request approves it.
 
     :param due_at: when the enrollment is due, instead of the course's due period (only
-        for someone enrolling others; must be in the future, see :func:`check_due_date`).
+        for someone enrolling others; after the enrollment starts, see :func:`check_due_date`).
+    :param at: when they enrolled (default now; not in the future): ``enrolled_at``, the due
+        date counted from it, and ``UserEnrolled`` all follow it.
     """
     return enroll_or_find(
-        ctx, user, course, source=source, check_capacity=check_capacity, due_at=due_at
+        ctx, user, course, source=source, check_capacity=check_capacity, due_at=due_at, at=at
     )[0]
 
 
@@ -216,6 +220,7 @@ def enroll_or_find(
     source: str | None = None,
     check_capacity: bool = True,
     due_at: dt.datetime | None = None,
+    at: dt.datetime | None = None,
 ) -> tuple[Enrollment, bool]:
     """:func:`enroll`, and whether this call enrolled them.
 
@@ -226,6 +231,7 @@ def enroll_or_find(
     """
     user = ctx.attach(user)
     course = ctx.attach(course)
+    when = happened_at(at)
     self_service = ctx.actor is not None and ctx.actor.id == user.id and not ctx.system
     manager = not self_service and _may_manage(ctx, user, course)
     if self_service and can(ctx.actor, "enrollment.manage", course):
@@ -246,7 +252,7 @@ def enroll_or_find(
             "Only someone who enrolls others (enrollment.manage) can set a due date.",
             "enrollment.manage",
         )
-    due_at = check_due_date(due_at)
+    due_at = check_due_date(due_at, now=when)
     if not user.is_active:
         raise Invalid(f"{user.email} is deactivated and cannot be enrolled.")
     if course.status == CourseStatus.ARCHIVED:
@@ -270,7 +276,7 @@ def enroll_or_find(
     if existing is not None and existing.status != EnrollmentStatus.WITHDRAWN:
         if existing.status == EnrollmentStatus.PENDING and status == EnrollmentStatus.ACTIVE:
             # A manager enrolling someone who asked approves the request.
-            approve(ctx, existing, due_at=due_at)
+            approve(ctx, existing, due_at=due_at, at=at)
         return existing, False
     ctx.hooks.before_enroll(ctx=ctx, user=user, course=course, source=source)
     if (
@@ -280,7 +286,7 @@ def enroll_or_find(
     ):
         raise Conflict(f"{course.code} is full ({course.capacity} places).")
 
-    now = utcnow()
+    now = when
     if existing is not None:  # re-enrolling after a withdrawal: the same row comes back
         enrollment = existing
         enrollment.status = status
@@ -317,10 +323,18 @@ def enroll_or_find(
     return enrollment, True
 
 
-def approve(ctx: Context, enrollment: Enrollment, *, due_at: dt.datetime | None = None) -> bool:
+def approve(
+    ctx: Context,
+    enrollment: Enrollment,
+    *,
+    due_at: dt.datetime | None = None,
+    at: dt.datetime | None = None,
+) -> bool:
     """Approve a pending request. False if it was not pending.
 
     :param due_at: when it is due, instead of the course's due period.
+    :param at: when it was approved (default now; not before the request): the enrollment
+        starts then.
     """
     enrollment = ctx.attach(enrollment)
     course, user = enrollment.course, enrollment.user
@@ -328,8 +342,8 @@ def approve(ctx: Context, enrollment: Enrollment, *, due_at: dt.datetime | None 
         require(ctx, "enrollment.manage", course, to="approve enrollment requests")
     if enrollment.status != EnrollmentStatus.PENDING:
         return False
-    due_at = check_due_date(due_at)
-    now = utcnow()
+    now = happened_at(at, not_before=enrollment.enrolled_at, what="the request")
+    due_at = check_due_date(due_at, now=now)
     enrollment.status = EnrollmentStatus.ACTIVE
     enrollment.enrolled_at = now
     enrollment.due_at = _due(course, now, due_at)
@@ -377,7 +391,9 @@ def may_leave(ctx: Context, enrollment: Enrollment) -> bool:
     )
 
 
-def withdraw(ctx: Context, enrollment: Enrollment, reason: str = "") -> bool:
+def withdraw(
+    ctx: Context, enrollment: Enrollment, reason: str = "", *, at: dt.datetime | None = None
+) -> bool:
     """Withdraw from a course (learners themselves, or a manager). Progress is kept.
 
     Learners leave only what they enrolled in themselves (:func:`may_leave`): training a
@@ -385,6 +401,8 @@ def withdraw(ctx: Context, enrollment: Enrollment, reason: str = "") -> bool:
     ``enrollment.manage`` (or their line manager) withdraws them.
 
     A completed enrollment stays completed: its record is history. False if already withdrawn.
+
+    :param at: when they left (default now; not before the enrollment started).
     """
     reason = check_length("reason", reason or "", limits.REASON)
     enrollment = ctx.attach(enrollment)
@@ -406,8 +424,9 @@ def withdraw(ctx: Context, enrollment: Enrollment, reason: str = "") -> bool:
             "enrollment.manage",
         )
     was_active = enrollment.status == EnrollmentStatus.ACTIVE
+    when = happened_at(at, not_before=enrollment.enrolled_at, what="the enrollment started")
     enrollment.status = EnrollmentStatus.WITHDRAWN
-    enrollment.withdrawn_at = utcnow()
+    enrollment.withdrawn_at = when
     if not is_self:
         audit(ctx, "enrollment.withdraw", user, course=course.code, reason=reason)
     if was_active:
@@ -426,7 +445,12 @@ def withdraw(ctx: Context, enrollment: Enrollment, reason: str = "") -> bool:
 
 
 def enroll_group(
-    ctx: Context, group: Group, course: Course, *, due_at: dt.datetime | None = None
+    ctx: Context,
+    group: Group,
+    course: Course,
+    *,
+    due_at: dt.datetime | None = None,
+    at: dt.datetime | None = None,
 ) -> list[Enrollment]:
     """Enroll every member of ``group``; members who join later are enrolled too.
 
@@ -435,11 +459,12 @@ def enroll_group(
     :param due_at: when the members enrolled now are due, instead of the course's due period.
         Members who join later get the course's due period (a fixed date may long have
         passed by then).
+    :param at: when the members were enrolled (default now), as for :func:`enroll`.
     """
     group = ctx.attach(group)
     course = ctx.attach(course)
     require(ctx, "enrollment.manage", course, to="enroll groups in this course")
-    due_at = check_due_date(due_at)
+    due_at = check_due_date(due_at, now=happened_at(at))
     if course.status == CourseStatus.ARCHIVED:
         raise Invalid(f"{course.code} is archived; it takes no new enrollments.")
     _lock_course(ctx, course)
@@ -469,7 +494,13 @@ def enroll_group(
         ctx.session.add(GroupCourse(group_id=group.id, course_id=course.id))
     out = [
         enroll(
-            ctx, member, course, source=EnrollmentSource.GROUP, check_capacity=False, due_at=due_at
+            ctx,
+            member,
+            course,
+            source=EnrollmentSource.GROUP,
+            check_capacity=False,
+            due_at=due_at,
+            at=at,
         )
         for member in newcomers
     ]
