@@ -290,8 +290,9 @@ def users_import(env: Env, csv_file: Path, skip_bad_rows: bool, dry_run: bool) -
     """Create or update users, groups and enrollments from a CSV file.
 
     Columns (header row, any order): email (required), name, department, location, job_title,
-    manager_email, groups, courses. groups and courses are lists separated by ';'
-    (courses by code). Re-running the same file changes nothing.
+    manager_email, groups, courses, due_date. groups and courses are lists separated by ';'
+    (courses by code); due_date (YYYY-MM-DD) is when the row's courses are due instead of
+    each course's due period. Re-running the same file changes nothing.
     """
     from lms_core.importer import import_users_csv
 

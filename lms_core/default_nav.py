@@ -9,6 +9,7 @@ from lms_core.contributions import NavItem
 from lms_core.default_permissions import TEACHING
 from lms_core.hooks.markers import hookimpl
 from lms_core.services.permissions import can_anywhere
+from lms_core.services.team import manages_anyone
 
 if TYPE_CHECKING:
     from lms_core.models import User
@@ -27,6 +28,9 @@ def lms_nav_items(user: User | None) -> list[NavItem]:
     # a NavItem's site-scope ``permission`` cannot say it); teach.index declares the same.
     if can_anywhere(user, *TEACHING):
         items.append(NavItem(label="Teach", endpoint="teach.index", order=30))
+    # My team is for line managers: anyone someone reports to (a relation, not a permission).
+    if manages_anyone(user):
+        items.append(NavItem(label="My team", endpoint="team.index", order=40))
     return items
 
 

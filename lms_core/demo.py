@@ -1900,7 +1900,12 @@ class _Builder:
             at = start + (end - start) * (k / len(done))
             progress_service.complete_lesson(me, enrollment, lesson, at=at)
         if plan == "withdrawn":
-            enrollment_service.withdraw(me, enrollment, reason="Changed role", at=end)
+            # Learners leave what they enrolled in; assigned training is withdrawn by whoever
+            # assigned it (learners may not leave it themselves).
+            by = me
+            if enrollment.source != "self" and enrollment.enrolled_by_id is not None:
+                by = _as(ctx, ctx.session.get(User, enrollment.enrolled_by_id) or user)
+            enrollment_service.withdraw(by, enrollment, reason="Changed role", at=end)
 
     # ----------------------------------------------------------------- phase 5: archive
 

@@ -69,6 +69,7 @@ from lms_core.models import Role
 from lms_core.models import RoleAssignment
 from lms_core.models import User
 from lms_core.services.audit import audit
+from lms_core.services.enrollments import parse_due_date
 from lms_core.services.permissions import can
 from lms_core.services.users import normalize_email
 
@@ -87,6 +88,7 @@ COLUMNS = (
     "manager_email",
     "groups",
     "courses",
+    "due_date",
 )
 _PROFILE = ("name", *PROFILE_ATTRIBUTES)
 _LIMITS = {"name": limits.USER_NAME, **dict.fromkeys(PROFILE_ATTRIBUTES, limits.PROFILE_ATTRIBUTE)}
@@ -256,6 +258,8 @@ class _Row:
     manager_key: str | None = None
     groups: list[str] = field(factory=list)
     courses: list[str] = field(factory=list)
+    #: When the row's ``courses`` enrollments are due, instead of each course's due period.
+    due_at: dt.datetime | None = None
     bad: str | None = None
     # Filled in by planning:
     user_id: int | None = None
@@ -354,6 +358,17 @@ def _parse_row(number: int, cells: list[str], columns: list[str]) -> _Row:
             )
             return row
     row.courses = [c.upper() for c in _split_list(values.get("courses", ""))]
+    due_text = values.get("due_date", "").strip()
+    if due_text:
+        if not row.courses:
+            row.bad = "due_date is given but the row has no courses for it to apply to"
+            return row
+        try:
+            # The services' own rule, so a file and a form refuse the same dates.
+            row.due_at = parse_due_date(due_text, field="due_date")
+        except Invalid as exc:
+            row.bad = "due_date: " + exc.message[0].lower() + exc.message[1:].rstrip(".")
+            return row
     return row
 
 
@@ -1011,18 +1026,23 @@ class _Writer:
         self.report.memberships_removed = len(plan.rule_removes)
 
         # Enrollments: new rows, and withdrawn ones coming back.
-        wanted: list[tuple[int, int, str, int | None]] = []  # user, course, source, old id
+        # user, course, source, old id, due date (None: the course's due period)
+        wanted: list[tuple[int, int, str, int | None, dt.datetime | None]] = []
         for r in good:
             uid = self.ids[r.key]
             for cid in r.new_courses:
                 old = plan.enrollments.get((uid, cid))
-                wanted.append((uid, cid, _SOURCE, old[0] if old is not None else None))
+                wanted.append((uid, cid, _SOURCE, old[0] if old is not None else None, r.due_at))
         for key, cid, old_id, _group in plan.group_enrollments:
-            wanted.append((self.ids[key], cid, EnrollmentSource.GROUP.value, old_id))
-        due = {
+            wanted.append((self.ids[key], cid, EnrollmentSource.GROUP.value, old_id, None))
+        periods = {
             c.id: (now + dt.timedelta(days=c.due_days) if c.due_days else None)
             for c in plan.courses_by_id.values()
         }
+
+        def due(cid: int, override: dt.datetime | None) -> dt.datetime | None:
+            return override if override is not None else periods[cid]
+
         fresh = [
             {
                 "user_id": uid,
@@ -1030,18 +1050,18 @@ class _Writer:
                 "status": EnrollmentStatus.ACTIVE.value,
                 "source": source,
                 "enrolled_at": now,
-                "due_at": due[cid],
+                "due_at": due(cid, override),
                 "completed_at": None,
                 "withdrawn_at": None,
                 "enrolled_by_id": None,
             }
-            for uid, cid, source, old in wanted
+            for uid, cid, source, old, override in wanted
             if old is None
         ]
         self._many(_table(Enrollment), fresh)
         back = [
-            {"b_id": old, "b_source": source, "b_due": due[cid]}
-            for uid, cid, source, old in wanted
+            {"b_id": old, "b_source": source, "b_due": due(cid, override)}
+            for uid, cid, source, old, override in wanted
             if old is not None
         ]
         if back:
@@ -1060,10 +1080,12 @@ class _Writer:
                 ),
                 back,
             )
-        enrollment_ids = self._enrollment_ids({uid for uid, _c, _s, old in wanted if old is None})
-        for uid, cid, source, old_id in wanted:
+        enrollment_ids = self._enrollment_ids(
+            {uid for uid, _c, _s, old, _d in wanted if old is None}
+        )
+        for uid, cid, source, old_id, override in wanted:
             course = plan.courses_by_id[cid]
-            due_at = due[cid]
+            due_at = due(cid, override)
             self.event(
                 UserEnrolled,
                 {

@@ -130,7 +130,7 @@ def test_twenty_simultaneous_self_enrollments_answer_201_exactly_once(lms, lms_f
 def test_simultaneous_reenrollments_after_a_withdrawal_create_it_once(lms, factory):
     learner = factory.user()
     course = factory.course()
-    enrollment = factory.enrollment(learner, course)
+    enrollment = factory.enrollment(learner, course, source="self")
     with lms.transaction(learner) as ctx:
         enrollments.withdraw(ctx, enrollment)
 

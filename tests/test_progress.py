@@ -134,7 +134,7 @@ def test_pending_enrollments_cannot_record_progress(lms, factory):
 def test_withdrawn_enrollments_cannot_record_progress(lms, factory):
     learner = factory.user()
     course = factory.course()
-    enrollment = factory.enrollment(learner, course)
+    enrollment = factory.enrollment(learner, course, source="self")
     with lms.transaction(learner) as ctx:
         enrollments.withdraw(ctx, enrollment)
     with pytest.raises(Invalid, match="not enrolled"):

@@ -282,10 +282,15 @@ class EnrollmentOut:
 
 @frozen
 class EnrollIn:
-    """Whom to enroll: by ``email`` or ``user_id``; neither enrolls the caller."""
+    """Whom to enroll: by ``email`` or ``user_id``; neither enrolls the caller.
+
+    ``due_at`` (ISO 8601; without a time zone, UTC) sets when the enrollment is due instead
+    of the course's due period: only when enrolling someone else, and in the future.
+    """
 
     email: str | None = _text(limits.EMAIL, default=None)
     user_id: int | None = None
+    due_at: dt.datetime | None = None
 
 
 @frozen

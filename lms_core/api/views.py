@@ -821,7 +821,9 @@ def list_course_enrollments(course_id: int) -> Response:
     status=201,
     description="With `email` or `user_id`: enrolls that person (needs enrollment.manage in "
     "the course, or being their line manager; source `api`). With neither: enrolls the "
-    "caller by the course's policy (needs enrollment.self). 201 when this request enrolled "
+    "caller by the course's policy (needs enrollment.self). `due_at` sets when a person "
+    "enrolled by someone else is due, instead of the course's due period (422 if it has "
+    "passed). 201 when this request enrolled "
     "them (also after a withdrawal), 200 when they already were: of simultaneous requests "
     "for one person, one answers 201.",
     also={
@@ -830,7 +832,16 @@ def list_course_enrollments(course_id: int) -> Response:
     },
 )
 def enroll(course_id: int) -> Response:
-    body, _ = _body(s.EnrollIn)
+    try:
+        body, _ = _body(s.EnrollIn)
+    except BadBody as exc:
+        if exc.field != "due_at":
+            raise
+        # A string that is not a date-time is bad input, not a malformed body: say how to write it.
+        raise Invalid(
+            "due_at is not a date-time; write it in ISO 8601, for example 2027-03-31T17:00:00Z.",
+            field="due_at",
+        ) from None
     if body.email is not None and body.user_id is not None:
         raise Invalid("Give either email or user_id, not both.", field="email")
     with _write() as ctx:
@@ -846,7 +857,11 @@ def enroll(course_id: int) -> Response:
             user = ctx.attach(_me())
         is_self = user.id == _me().id
         enrollment, created = enrollment_service.enroll_or_find(
-            ctx, user, course, source=None if is_self else EnrollmentSource.API
+            ctx,
+            user,
+            course,
+            source=None if is_self else EnrollmentSource.API,
+            due_at=body.due_at,
         )
         enrollment_id = enrollment.id
     return _enrollment_response(enrollment_id, 201 if created else 200)
@@ -881,7 +896,10 @@ def my_enrollments() -> Response:
     body=s.WithdrawIn,
     body_required=False,
     response=s.EnrollmentOut,
-    description="The learner themselves, or someone with enrollment.manage in the course.",
+    description="The learner themselves, or someone with enrollment.manage in the course (or "
+    "the learner's line manager). Learners leave only what they enrolled in themselves "
+    "(source `self`): assigned training (source `manager`, `group`, `import`, `api`, `sso`) "
+    "answers 403 unless they hold enrollment.manage in the course.",
 )
 def withdraw(enrollment_id: int) -> Response:
     body, _ = _body(s.WithdrawIn)

@@ -26,6 +26,7 @@ from lms_core.errors import NotFound
 from lms_core.events import EnrollmentWithdrawn
 from lms_core.events import UserEnrolled
 from lms_core.limits import check_length
+from lms_core.limits import excerpt
 from lms_core.models import Course
 from lms_core.models import CourseStatus
 from lms_core.models import Enrollment
@@ -49,9 +50,12 @@ __all__ = [
     "approve",
     "decline",
     "withdraw",
+    "may_leave",
     "enroll_group",
     "sync_group_enrollments",
     "seats_taken",
+    "parse_due_date",
+    "check_due_date",
 ]
 
 _OCCUPYING = (EnrollmentStatus.PENDING, EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)
@@ -99,8 +103,72 @@ def _may_manage(ctx: Context, user: User, course: Course) -> bool:
     return user.manager_id == actor.id and actor.is_active
 
 
-def _due(course: Course, start: dt.datetime) -> dt.datetime | None:
+def _due(
+    course: Course, start: dt.datetime, override: dt.datetime | None = None
+) -> dt.datetime | None:
+    if override is not None:
+        return override
     return start + dt.timedelta(days=course.due_days) if course.due_days else None
+
+
+#: How far ahead a due date may be set (a typo such as 2206 for 2026 is refused).
+MAX_DUE_YEARS = 20
+
+
+def check_due_date(
+    due_at: dt.datetime | None, *, field: str = "due_at", now: dt.datetime | None = None
+) -> dt.datetime | None:
+    """A due date given when enrolling someone, checked: in the future, at most
+    :data:`MAX_DUE_YEARS` ahead. A date-time without a time zone is taken as UTC.
+
+    :raises Invalid: naming ``field``.
+    """
+    if due_at is None:
+        return None
+    if due_at.tzinfo is None:
+        due_at = due_at.replace(tzinfo=dt.UTC)
+    now = now or utcnow()
+    # Aware date-times compare without converting, so year 9999 in any zone cannot overflow.
+    if due_at <= now:
+        raise Invalid(
+            f"The due date {due_at:%Y-%m-%d %H:%M %Z} has passed; give a date in the future.",
+            field=field,
+        )
+    if due_at > now + dt.timedelta(days=365 * MAX_DUE_YEARS):
+        raise Invalid(
+            f"The due date {due_at:%Y-%m-%d} is more than {MAX_DUE_YEARS} years away; "
+            "check the year.",
+            field=field,
+        )
+    due_at = due_at.astimezone(dt.UTC)
+    return due_at
+
+
+def parse_due_date(
+    text: str | None, *, field: str = "due_date", now: dt.datetime | None = None
+) -> dt.datetime | None:
+    """A due date as people type it (forms, CSV files): ``YYYY-MM-DD`` means the end of that
+    day (UTC); a full ISO 8601 date-time is taken as it is. Empty text means none (the
+    course's due period applies).
+
+    :raises Invalid: naming ``field`` when the text is not a date, or the date is past or
+        too far ahead (:func:`check_due_date`).
+    """
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            value = dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.UTC)
+        else:
+            value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise Invalid(
+            f"{excerpt(text)} is not a date; write it as YYYY-MM-DD (for example 2027-03-31).",
+            field=field,
+        ) from None
+    return check_due_date(value, field=field, now=now)
 
 
 def _enrolled_event(enrollment: Enrollment, course: Course) -> UserEnrolled:
@@ -123,6 +191,7 @@ def enroll(
     *,
     source: str | None = None,
     check_capacity: bool = True,
+    due_at: dt.datetime | None = None,
     at: dt.datetime | None = None,
 ) -> Enrollment:
     """Enroll ``user`` in ``course`` (or ask to, on approval-required courses).
@@ -133,10 +202,14 @@ def enroll(
     Enrolling someone already enrolled returns their enrollment unchanged, except that a
     manager enrolling someone with a pending request approves it.
 
+    :param due_at: when the enrollment is due, instead of the course's due period (only
+        for someone enrolling others; after the enrollment starts, see :func:`check_due_date`).
     :param at: when they enrolled (default now; not in the future): ``enrolled_at``, the due
         date counted from it, and ``UserEnrolled`` all follow it.
     """
-    return enroll_or_find(ctx, user, course, source=source, check_capacity=check_capacity, at=at)[0]
+    return enroll_or_find(
+        ctx, user, course, source=source, check_capacity=check_capacity, due_at=due_at, at=at
+    )[0]
 
 
 def enroll_or_find(
@@ -146,6 +219,7 @@ def enroll_or_find(
     *,
     source: str | None = None,
     check_capacity: bool = True,
+    due_at: dt.datetime | None = None,
     at: dt.datetime | None = None,
 ) -> tuple[Enrollment, bool]:
     """:func:`enroll`, and whether this call enrolled them.
@@ -173,6 +247,12 @@ def enroll_or_find(
             "You are not allowed to enroll other people in this course (it needs the enrollment.manage permission).",
             "enrollment.manage",
         )
+    if due_at is not None and not manager:
+        raise Forbidden(
+            "Only someone who enrolls others (enrollment.manage) can set a due date.",
+            "enrollment.manage",
+        )
+    due_at = check_due_date(due_at, now=when)
     if not user.is_active:
         raise Invalid(f"{user.email} is deactivated and cannot be enrolled.")
     if course.status == CourseStatus.ARCHIVED:
@@ -195,7 +275,8 @@ def enroll_or_find(
     existing = find_enrollment(ctx, user, course)
     if existing is not None and existing.status != EnrollmentStatus.WITHDRAWN:
         if existing.status == EnrollmentStatus.PENDING and status == EnrollmentStatus.ACTIVE:
-            approve(ctx, existing, at=at)  # a manager enrolling someone who asked approves it
+            # A manager enrolling someone who asked approves the request.
+            approve(ctx, existing, due_at=due_at, at=at)
         return existing, False
     ctx.hooks.before_enroll(ctx=ctx, user=user, course=course, source=source)
     if (
@@ -211,7 +292,7 @@ def enroll_or_find(
         enrollment.status = status
         enrollment.source = source
         enrollment.enrolled_at = now
-        enrollment.due_at = _due(course, now)
+        enrollment.due_at = _due(course, now, due_at)
         enrollment.withdrawn_at = None
         enrollment.completed_at = None
         enrollment.enrolled_by_id = ctx.actor_id
@@ -223,7 +304,7 @@ def enroll_or_find(
             status=status,
             source=source,
             enrolled_at=now,
-            due_at=_due(course, now),
+            due_at=_due(course, now, due_at),
             enrolled_by_id=ctx.actor_id,
         )
         try:
@@ -242,9 +323,16 @@ def enroll_or_find(
     return enrollment, True
 
 
-def approve(ctx: Context, enrollment: Enrollment, *, at: dt.datetime | None = None) -> bool:
+def approve(
+    ctx: Context,
+    enrollment: Enrollment,
+    *,
+    due_at: dt.datetime | None = None,
+    at: dt.datetime | None = None,
+) -> bool:
     """Approve a pending request. False if it was not pending.
 
+    :param due_at: when it is due, instead of the course's due period.
     :param at: when it was approved (default now; not before the request): the enrollment
         starts then.
     """
@@ -255,9 +343,10 @@ def approve(ctx: Context, enrollment: Enrollment, *, at: dt.datetime | None = No
     if enrollment.status != EnrollmentStatus.PENDING:
         return False
     now = happened_at(at, not_before=enrollment.enrolled_at, what="the request")
+    due_at = check_due_date(due_at, now=now)
     enrollment.status = EnrollmentStatus.ACTIVE
     enrollment.enrolled_at = now
-    enrollment.due_at = _due(course, now)
+    enrollment.due_at = _due(course, now, due_at)
     audit(ctx, "enrollment.approve", user, course=course.code)
     outbox.record(ctx, _enrolled_event(enrollment, course))
     return True
@@ -278,10 +367,38 @@ def decline(ctx: Context, enrollment: Enrollment, reason: str = "") -> bool:
     return True
 
 
+#: How each kind of assigned enrollment came about, for the message refusing to leave it.
+_ASSIGNED_BY: dict[str, str] = {
+    EnrollmentSource.MANAGER: "by a manager or the course's instructor",
+    EnrollmentSource.GROUP: "through a group you belong to",
+    EnrollmentSource.IMPORT: "by an import of the staff list",
+    EnrollmentSource.API: "through the API",
+    EnrollmentSource.SSO: "by your single sign-on provider",
+}
+
+
+def may_leave(ctx: Context, enrollment: Enrollment) -> bool:
+    """Whether the actor may withdraw themselves from ``enrollment``: learners leave what
+    they enrolled in themselves; assigned training (by a manager, a group, an import...)
+    needs ``enrollment.manage`` in the course."""
+    if ctx.system:
+        return True
+    actor = ctx.actor
+    if actor is None or actor.id != enrollment.user_id:
+        return False
+    return enrollment.source == EnrollmentSource.SELF or can(
+        actor, "enrollment.manage", enrollment.course
+    )
+
+
 def withdraw(
     ctx: Context, enrollment: Enrollment, reason: str = "", *, at: dt.datetime | None = None
 ) -> bool:
     """Withdraw from a course (learners themselves, or a manager). Progress is kept.
+
+    Learners leave only what they enrolled in themselves (:func:`may_leave`): training a
+    manager, a group or an import assigned them is theirs to finish unless someone with
+    ``enrollment.manage`` (or their line manager) withdraws them.
 
     A completed enrollment stays completed: its record is history. False if already withdrawn.
 
@@ -298,6 +415,13 @@ def withdraw(
     if enrollment.status == EnrollmentStatus.COMPLETED:
         raise Invalid(
             f"{user.email} has completed {course.code}; a completed course cannot be withdrawn from."
+        )
+    if is_self and not may_leave(ctx, enrollment):
+        how = _ASSIGNED_BY.get(enrollment.source, "for you")
+        raise Forbidden(
+            f"{course.code} was assigned to you {how}, so you cannot leave it yourself; "
+            "ask your manager or the course's instructor to withdraw you.",
+            "enrollment.manage",
         )
     was_active = enrollment.status == EnrollmentStatus.ACTIVE
     when = happened_at(at, not_before=enrollment.enrolled_at, what="the enrollment started")
@@ -321,17 +445,26 @@ def withdraw(
 
 
 def enroll_group(
-    ctx: Context, group: Group, course: Course, *, at: dt.datetime | None = None
+    ctx: Context,
+    group: Group,
+    course: Course,
+    *,
+    due_at: dt.datetime | None = None,
+    at: dt.datetime | None = None,
 ) -> list[Enrollment]:
     """Enroll every member of ``group``; members who join later are enrolled too.
 
     All or nothing: if the members would not fit in the course's capacity, nobody is enrolled.
 
+    :param due_at: when the members enrolled now are due, instead of the course's due period.
+        Members who join later get the course's due period (a fixed date may long have
+        passed by then).
     :param at: when the members were enrolled (default now), as for :func:`enroll`.
     """
     group = ctx.attach(group)
     course = ctx.attach(course)
     require(ctx, "enrollment.manage", course, to="enroll groups in this course")
+    due_at = check_due_date(due_at, now=happened_at(at))
     if course.status == CourseStatus.ARCHIVED:
         raise Invalid(f"{course.code} is archived; it takes no new enrollments.")
     _lock_course(ctx, course)
@@ -360,7 +493,15 @@ def enroll_group(
     if ctx.session.get(GroupCourse, (group.id, course.id)) is None:
         ctx.session.add(GroupCourse(group_id=group.id, course_id=course.id))
     out = [
-        enroll(ctx, member, course, source=EnrollmentSource.GROUP, check_capacity=False, at=at)
+        enroll(
+            ctx,
+            member,
+            course,
+            source=EnrollmentSource.GROUP,
+            check_capacity=False,
+            due_at=due_at,
+            at=at,
+        )
         for member in newcomers
     ]
     audit(ctx, "enrollment.group", group, course=course.code, enrolled=len(out))

@@ -226,6 +226,7 @@ def course(course_id: int) -> Any:
         seats=seats,
         form=EmptyForm(),
         now=utcnow(),
+        may_leave=enrollment is not None and enrollment_service.may_leave(ctx, enrollment),
     )
 
 

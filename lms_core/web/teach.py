@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -43,6 +44,7 @@ from lms_core.models import User
 from lms_core.services import courses as course_service
 from lms_core.services import enrollments as enrollment_service
 from lms_core.services import progress as progress_service
+from lms_core.services import team as team_service
 from lms_core.services.permissions import can
 from lms_core.services.permissions import courses_with
 from lms_core.services.users import normalize_email
@@ -136,10 +138,22 @@ class EnrollPeopleForm(FlaskForm):
         "Email addresses",
         render_kw={"rows": 4, "placeholder": "one per line, or separated by commas"},
     )
+    due_date = StringField("Due date (optional)", render_kw={"type": "date"})
 
 
 class EnrollGroupForm(FlaskForm):
     group = SelectField("Group", coerce=int, validators=[InputRequired("Choose a group.")])
+    due_date = StringField("Due date (optional)", render_kw={"type": "date"})
+
+
+def _form_due_date(form: FlaskForm) -> tuple[dt.datetime | None, bool]:
+    """The form's due date (None: the course's due period), and False if it is bad (the
+    message is then on the field)."""
+    try:
+        return enrollment_service.parse_due_date(form.due_date.data), True
+    except LMSError as exc:
+        form.due_date.errors = [*form.due_date.errors, exc.message]
+        return None, False
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -524,16 +538,20 @@ def _roster_page(
     if status not in _STATUS_FILTERS:
         status = ""
     page = _page()
-    base = select(Enrollment).where(Enrollment.course_id == course.id)
-    filtered = _status_filter(base, status)
+    # Line managers see their team here too: marked, and on request the only rows shown.
+    has_team = team_service.manages_anyone(_user())
+    team = team_service.team_ids(_user().id, indirect=True).subquery() if has_team else None
+    only_team = team is not None and request.args.get("team", "") == "1"
+    where = [Enrollment.course_id == course.id]
+    if only_team and team is not None:
+        where.append(Enrollment.user_id.in_(select(team.c.user_id)))
+    filtered = _status_filter(select(Enrollment).where(*where), status)
     total = db().scalar(select(func.count()).select_from(filtered.subquery())) or 0
     rows = (
         db()
         .execute(
             _status_filter(
-                select(Enrollment, User)
-                .join(User, User.id == Enrollment.user_id)
-                .where(Enrollment.course_id == course.id),
+                select(Enrollment, User).join(User, User.id == Enrollment.user_id).where(*where),
                 status,
             )
             .order_by(func.lower(User.name), User.email_key)
@@ -543,6 +561,11 @@ def _roster_page(
         .all()
     )
     progress = progress_service.progress_for(ctx, [e.id for e, _ in rows])
+    in_team: set[int] = set()
+    if team is not None and rows:
+        in_team = set(
+            db().scalars(select(team.c.user_id).where(team.c.user_id.in_([u.id for _, u in rows])))
+        )
     counts = dict(
         db()
         .execute(
@@ -591,6 +614,9 @@ def _roster_page(
             groups=groups,
             status=status,
             filters=_STATUS_FILTERS,
+            has_team=has_team,
+            only_team=only_team,
+            in_team=in_team,
             page=page,
             pages=max(1, -(-total // PAGE_SIZE)),
             total=total,
@@ -638,7 +664,8 @@ def enroll_people(course_id: int) -> Any:
         form.emails.errors = ["Enter at least one email address."]
     elif len(emails) > MAX_EMAILS:
         form.emails.errors = [f"Enroll at most {MAX_EMAILS} people at a time."]
-    if form.emails.errors:
+    due_at, due_ok = _form_due_date(form)
+    if form.emails.errors or not due_ok:
         return _roster_page(course, people_form=form, status_code=400)
     try:
         with write() as ctx:
@@ -673,7 +700,7 @@ def enroll_people(course_id: int) -> Any:
             )
             target = ctx.attach(course)
             for user in users:
-                enrollment_service.enroll(ctx, user, target)
+                enrollment_service.enroll(ctx, user, target, due_at=due_at)
     except LMSError as exc:
         _add_error(form, exc, "emails")
         return _roster_page(course, people_form=form, status_code=400)
@@ -692,14 +719,17 @@ def enroll_group(course_id: int) -> Any:
     form = EnrollGroupForm()
     form.group.choices = _choices(_groups())
     _check_csrf(form)
-    if form.errors:
+    due_at, due_ok = _form_due_date(form)
+    if form.errors or not due_ok:
         return _roster_page(course, group_form=form, status_code=400)
     group = db().get(Group, form.group.data)
     if group is None:
         abort(404)
     try:
         with write() as ctx:
-            enrolled = enrollment_service.enroll_group(ctx, ctx.attach(group), ctx.attach(course))
+            enrolled = enrollment_service.enroll_group(
+                ctx, ctx.attach(group), ctx.attach(course), due_at=due_at
+            )
             count = len(enrolled)
     except LMSError as exc:
         _add_error(form, exc, "group")

@@ -383,7 +383,7 @@ def test_course_lifecycle_lessons_enrollment_and_completion(
     assert learner_api.get(f"/courses/{cid}").status_code == 200
 
 
-def test_managers_enroll_others_through_the_api_and_learners_withdraw(
+def test_managers_enroll_others_through_the_api_and_only_managers_withdraw_them(
     admin_api, learner_api, learner, factory
 ):
     course = factory.course("FIRE-1", lessons=2)
@@ -410,7 +410,10 @@ def test_managers_enroll_others_through_the_api_and_learners_withdraw(
     is_problem(admin_api.post(f"/enrollments/{eid}/lessons/{lesson_id}/complete"), 403)
     progressed = json_of(learner_api.post(f"/enrollments/{eid}/lessons/{lesson_id}/complete"))
     assert progressed["progress"] == {"done": 1, "total": 2, "percent": 50}
-    withdrawn = learner_api.post(f"/enrollments/{eid}/withdraw")
+    # Assigned training is not the learner's to leave; whoever manages enrollments withdraws.
+    refused = is_problem(learner_api.post(f"/enrollments/{eid}/withdraw"), 403)
+    assert "FIRE-1 was assigned to you through the API" in refused["detail"]
+    withdrawn = admin_api.post(f"/enrollments/{eid}/withdraw")
     assert withdrawn.status_code == 200 and withdrawn.get_json()["status"] == "withdrawn"
     is_problem(learner_api.post(f"/enrollments/{eid}/lessons/{lesson_id}/complete"), 422)
     is_problem(learner_api.post("/enrollments/999999/withdraw"), 404)

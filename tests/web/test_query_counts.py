@@ -168,3 +168,26 @@ def _first_lesson(lms, course_id: int) -> int:
 
     with lms.session() as session:
         return session.get(Course, course_id).lessons[0].id
+
+
+def _team_of(lms, factory, manager, size: int, course_ids: list[int]) -> None:
+    """``size`` direct reports of ``manager``, each with a report of their own, all enrolled
+    in every course (some completed, some started)."""
+    name = manager.email.split("@")[0]
+    for n in range(size):
+        report = factory.user(f"{name}-{n}@example.com", manager_id=manager.id)
+        factory.user(f"{name}-{n}-below@example.com", manager_id=report.id)
+        enroll_in(lms, report, course_ids)
+
+
+def test_my_team_does_not_query_per_person_or_enrollment(lms, factory, login):
+    small_boss = factory.user("small@example.com", password=PASSWORD)
+    large_boss = factory.user("large@example.com", password=PASSWORD)
+    courses = make_courses(lms, 6, lessons=2)
+    _team_of(lms, factory, small_boss, 2, courses[:2])
+    _team_of(lms, factory, large_boss, 30, courses)
+    for path in ("/team/", "/team/?all=1", "/team/?show=overdue", f"/team/?course={courses[0]}"):
+        small = statements_for(lms, login("small@example.com"), path)
+        large = statements_for(lms, login("large@example.com"), path)
+        assert len(small) == len(large), f"{path}: 2 people:\n{small}\n\n30 people:\n{large}"
+        assert 2 <= len(large) <= 15, str(large)
