@@ -117,7 +117,17 @@ def _text(name: str) -> str:
 def index() -> Any:
     items = visible(lms().hooks.collect("lms_admin_pages"), _actor())
     pages = [(item, url) for item in items if (url := safe_url(item.endpoint))]
-    return render_template("admin/index.html", pages=pages)
+    return render_template("admin/index.html", pages=pages, tasks=_by_task(pages))
+
+
+def _by_task(pages: list[tuple[Any, str]]) -> list[tuple[str, list[tuple[Any, str, int | None]]]]:
+    """The pages under their task, tasks in the order of their first page, each page with its
+    count (None when it has none)."""
+    tasks: dict[str, list[tuple[Any, str, int | None]]] = {}
+    for item, url in pages:
+        count = item.count(db()) if item.count is not None else None
+        tasks.setdefault(item.task, []).append((item, url, count))
+    return list(tasks.items())
 
 
 # -- users --------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from lms_core.models import RoleAssignment
 from lms_core.models import User
 from lms_core.services import enrollments
 from lms_core.services import roles as role_service
+from lms_core.services import users as user_service
 from lms_core.services.permissions import can
 from lms_core.services.plugins import settings_for
 from lms_core.testing import AuthActions
@@ -92,6 +93,21 @@ def test_the_admin_index_lists_every_admin_page(admin, client):
     html = text_of(client.get("/admin/"))
     for path in ("users", "groups", "roles", "audit", "plugins", "deliveries"):
         assert f'href="/admin/{path}"' in html
+
+
+def test_the_admin_home_is_ordered_by_task_and_shows_counts(admin, client, factory, lms):
+    factory.user("one@example.com")
+    gone = factory.user("gone@example.com")
+    with lms.transaction(admin) as ctx:
+        user_service.deactivate_user(ctx, ctx.attach(gone))
+    page = _words(text_of(client.get("/admin/")))
+    order = [page.index(label) for label in ("Users", "Groups", "Roles", "Audit log")]
+    order += [page.index(label) for label in ("Deliveries", "Plugins")]
+    assert order == sorted(order), page
+    tasks = [page.index(f" {task} ") for task in ("People", "Records", "Site")]
+    assert tasks == sorted(tasks) and tasks[0] < order[0] < tasks[1] < order[3] < tasks[2]
+    assert "Users 2 active" in page  # Ada and one@; gone@ is deactivated
+    assert "Roles 5 roles" in page and "Deliveries 0 failed or retrying" in page
 
 
 # -- users --------------------------------------------------------------------------------
