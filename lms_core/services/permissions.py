@@ -200,17 +200,14 @@ class Explanation:
             return f"{who} may not use {what} {self.where}: the account is deactivated."
         if self.allowed:
             roles = ", ".join(f"{g.role} ({g.scope})" for g in self.grants)
-            return f"{who} may use {what} {self.where}, through the role {roles}."
+            noun = "role" if len(self.grants) == 1 else "roles"
+            return f"{who} may use {what} {self.where}, through the {noun} {roles}."
         if self.would_grant:
-            names = ", ".join(r.name for r in self.would_grant)
-            return (
-                f"{who} may not use {what} {self.where}: none of their roles includes it "
-                f"here. Roles that include it: {names}."
-            )
+            return f"{who} may not use {what} {self.where}: none of their roles includes it here."
         return f"{who} may not use {what} {self.where}: no role includes it."
 
     def lines(self) -> list[str]:
-        """The summary, then one line per grant (for the command line)."""
+        """The summary, a line per grant, and what else bears on it (for the command line)."""
         out = [self.summary()]
         for g in self.grants:
             out.append(
@@ -219,6 +216,8 @@ class Explanation:
             )
         for g in self.elsewhere:
             out.append(f"  Also holds it {g.scope} only, through {g.role}.")
+        if not self.allowed and self.would_grant:
+            out.append("  Roles that include it: " + ", ".join(r.name for r in self.would_grant))
         return out
 
 
