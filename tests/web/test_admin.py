@@ -24,6 +24,7 @@ from lms_core.models import User
 from lms_core.services import enrollments
 from lms_core.services import roles as role_service
 from lms_core.services import users as user_service
+from lms_core.services.audit import audit
 from lms_core.services.permissions import can
 from lms_core.services.plugins import settings_for
 from lms_core.testing import AuthActions
@@ -546,6 +547,17 @@ def test_the_audit_log_filters_by_action_prefix(admin, client, factory, lms):
     assert "is not a date" in html
     future = text_of(client.get("/admin/audit?since=2999-01-01"))
     assert "No entries match." in future
+
+
+def test_a_long_audit_detail_is_folded_to_its_start_with_show_all(admin, client, lms):
+    with lms.transaction(admin) as ctx:
+        audit(ctx, "event.redeliver", None, deliveries=list(range(1, 5_001)), replay=False)
+        audit(ctx, "user.update", None, note="x" * 1_000, name="short")
+    page = _words(text_of(client.get("/admin/audit")))
+    assert "deliveries: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 … (5,000 in all) · show all" in page
+    assert "4999, 5000" in page  # the whole value is there, behind "show all"
+    assert "replay: False" in page and "name: short" in page
+    assert f"note: {'x' * 120}… (1,000 characters) · show all" in page
 
 
 # -- plugins and deliveries ---------------------------------------------------------------
