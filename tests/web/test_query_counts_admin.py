@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pytest
-
 from test_query_counts import PASSWORD
 from test_query_counts import enroll_in
 from test_query_counts import make_courses
