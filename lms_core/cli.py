@@ -353,6 +353,45 @@ def users_erase(env: Env, email: str, yes: bool) -> None:
     click.echo(f"Erased user #{uid}.")
 
 
+@users.command("can")
+@click.argument("email")
+@click.argument("permission")
+@click.option("--course", "course_code", help="Ask about this course (its code).")
+@pass_env
+def users_can(env: Env, email: str, permission: str, course_code: str | None) -> None:
+    """Whether a person may use PERMISSION (site-wide, or in --course), and why.
+
+    Names the roles that grant it, their scope, when they were given and by whom; or the
+    roles that would grant it. Exits 0 when allowed, 1 when not (2 for a bad argument).
+    """
+    from lms_core.services.courses import find_course
+    from lms_core.services.permissions import explain
+    from lms_core.services.permissions import registry
+    from lms_core.services.users import find_user
+
+    lms = env.lms
+    with lms.transaction(system=True) as ctx:
+        known = registry(lms.hooks)
+        if permission not in known:
+            raise click.BadParameter(
+                f"there is no permission {permission!r}; known ones: {', '.join(sorted(known))}",
+                param_hint="PERMISSION",
+            )
+        user = find_user(ctx, email)
+        if user is None:
+            raise click.BadParameter(f"there is no user with the email {email}", param_hint="EMAIL")
+        course = find_course(ctx, course_code) if course_code else None
+        if course_code and course is None:
+            raise click.BadParameter(
+                f"there is no course with the code {course_code}", param_hint="--course"
+            )
+        why = explain(user, permission, course)
+    for line in why.lines():
+        click.echo(line)
+    if not why.allowed:
+        raise SystemExit(1)
+
+
 @cli.group()
 def plugins() -> None:
     """Installed plugins: list, enable, disable, info, purge."""

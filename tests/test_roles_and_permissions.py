@@ -148,8 +148,9 @@ def test_an_instructor_assigned_to_one_course_edits_that_course_only(lms, factor
     assert "course.edit" in excinfo.value.message
     with lms.transaction(system=True) as ctx:
         assert courses_with(ctx.attach(teacher), "course.edit") == {course_a.id}
-        assert explain(ctx.attach(teacher), "course.edit", course_a) == [
-            f"instructor (course {course_a.id})"
+        why = explain(ctx.attach(teacher), "course.edit", course_a)
+        assert why.allowed and [(g.role, g.course_id) for g in why.grants] == [
+            ("instructor", course_a.id)
         ]
 
 
@@ -180,8 +181,9 @@ def test_a_course_creator_edits_only_the_courses_they_create(lms, factory):
     with lms.transaction(system=True) as ctx:
         assert courses_with(ctx.attach(creator), "course.edit") == {mine.id}
         assert courses_with(ctx.attach(creator), "progress.view") == {mine.id}
-        assert explain(ctx.attach(creator), "course.edit", mine) == [
-            f"instructor (course {mine.id})"
+        why = explain(ctx.attach(creator), "course.edit", mine)
+        assert why.allowed and [(g.role, g.course_id) for g in why.grants] == [
+            ("instructor", mine.id)
         ]
 
 
@@ -358,3 +360,53 @@ def test_an_unknown_role_is_not_found(lms, factory):
     person = factory.user()
     with pytest.raises(NotFound, match="wizard"), lms.transaction(system=True) as ctx:
         roles.assign_role(ctx, person, "wizard")
+
+
+def test_explain_names_the_role_its_scope_and_who_gave_it_when(lms, factory):
+    boss = factory.admin("boss@example.com")
+    course = factory.course("SAFE-1")
+    teacher = factory.user("teacher@example.com")
+    with lms.transaction(boss) as ctx:
+        roles.assign_role(ctx, teacher, "instructor", course)
+    with lms.transaction(system=True) as ctx:
+        why = explain(ctx.attach(teacher), "course.edit", course.id)
+    assert why.allowed is _can(lms, teacher, "course.edit", course) is True
+    assert why.course_code == "SAFE-1"
+    (grant,) = why.grants
+    assert (grant.role, grant.course_code, grant.assigned_by) == (
+        "instructor",
+        "SAFE-1",
+        boss.email,
+    )
+    assert grant.assigned_at is not None and grant.scope == "in SAFE-1"
+    assert "through the role instructor (in SAFE-1)" in why.summary()
+    assert f"by {boss.email}" in why.lines()[1]
+
+
+def test_explain_says_which_roles_would_grant_a_permission_not_held(lms, factory):
+    course = factory.course("SAFE-2")
+    other = factory.course("OTHER-2")
+    teacher = factory.user()
+    with lms.transaction(system=True) as ctx:
+        roles.assign_role(ctx, teacher, "instructor", other)
+    with lms.transaction(system=True) as ctx:
+        why = explain(ctx.attach(teacher), "course.edit", course)
+    assert not why.allowed and why.grants == ()
+    assert [(g.role, g.course_code) for g in why.elsewhere] == [("instructor", "OTHER-2")]
+    assert {"admin", "instructor"} <= {r.name for r in why.would_grant}
+    assert "may not use course.edit in SAFE-2" in why.summary()
+
+
+def test_explain_shows_a_wildcard_grant_and_a_deactivated_account_holds_nothing(lms, factory):
+    admin = factory.admin("root@example.com")
+    factory.admin("deputy@example.com")
+    with lms.transaction(system=True) as ctx:
+        why = explain(ctx.attach(admin), "user.manage")
+        assert why.allowed and [g.via_wildcard for g in why.grants] == [True]
+        assert why.grants[0].assigned_by is None and "system" in why.grants[0].by
+        users.deactivate_user(ctx, ctx.attach(admin))
+    with lms.transaction(system=True) as ctx:
+        why = explain(ctx.attach(admin), "user.manage")
+    assert not why.allowed and why.deactivated and why.grants
+    assert "deactivated" in why.summary()
+    assert why.allowed is _can(lms, admin, "user.manage")

@@ -130,7 +130,11 @@ def start_session(ctx: Context, user: User, *, method: str) -> str:
     ctx.hooks.before_login(user=user, method=method, address=ctx.address)
     now = utcnow()
     user.last_login_at = now
-    audit(ctx, "auth.login", user, method=method)
+    entry = audit(ctx, "auth.login", user, method=method)
+    # Nobody is signed in while the sign-in runs (ctx.actor is None), but the credentials
+    # were checked: the person who signed in is the one acting, not "anonymous".
+    entry.actor_id = user.id
+    entry.actor_label = user.email
     outbox.record(
         ctx,
         UserLoggedIn(

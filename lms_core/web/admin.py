@@ -27,6 +27,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 from werkzeug.utils import secure_filename
 from wtforms import Field
 from wtforms import PasswordField
@@ -48,6 +49,7 @@ from lms_core.models import AuditEntry
 from lms_core.models import Course
 from lms_core.models import Delivery
 from lms_core.models import DeliveryStatus
+from lms_core.models import Enrollment
 from lms_core.models import Group
 from lms_core.models import GroupKind
 from lms_core.models import GroupMember
@@ -62,6 +64,8 @@ from lms_core.services import roles as role_service
 from lms_core.services import sessions as session_service
 from lms_core.services import users as user_service
 from lms_core.services.audit import audit_query
+from lms_core.services.permissions import Explanation
+from lms_core.services.permissions import explain
 from lms_core.services.permissions import registry
 from lms_core.web.db import client_address
 from lms_core.web.db import db
@@ -113,7 +117,17 @@ def _text(name: str) -> str:
 def index() -> Any:
     items = visible(lms().hooks.collect("lms_admin_pages"), _actor())
     pages = [(item, url) for item in items if (url := safe_url(item.endpoint))]
-    return render_template("admin/index.html", pages=pages)
+    return render_template("admin/index.html", pages=pages, tasks=_by_task(pages))
+
+
+def _by_task(pages: list[tuple[Any, str]]) -> list[tuple[str, list[tuple[Any, str, int | None]]]]:
+    """The pages under their task, tasks in the order of their first page, each page with its
+    count (None when it has none)."""
+    tasks: dict[str, list[tuple[Any, str, int | None]]] = {}
+    for item, url in pages:
+        count = item.count(db()) if item.count is not None else None
+        tasks.setdefault(item.task, []).append((item, url, count))
+    return list(tasks.items())
 
 
 # -- users --------------------------------------------------------------------------------
@@ -311,10 +325,81 @@ def user_edit(user_id: int) -> Any:
         )
         form.password.label.text = "New password"
         chosen = current_roles
+    why, why_errors = _explain_request(user)
+    if why_errors and status == 200:
+        status = 400
     return (
-        render_template("admin/user_form.html", form=form, roles=roles, chosen=chosen, user=user),
+        render_template(
+            "admin/user_form.html",
+            form=form,
+            roles=roles,
+            chosen=chosen,
+            user=user,
+            **_user_details(user),
+            why=why,
+            why_errors=why_errors,
+        ),
         status,
     )
+
+
+#: Enrollments listed on a user's page (newest first; the total is shown).
+USER_ENROLLMENTS_SHOWN = 50
+
+
+def _user_details(user: User) -> dict[str, Any]:
+    """A user's groups, enrollments and role assignments, for their admin page (4 queries)."""
+    groups = db().execute(
+        select(Group, GroupMember.source, GroupMember.added_at)
+        .join(GroupMember, GroupMember.group_id == Group.id)
+        .where(GroupMember.user_id == user.id)
+        .order_by(Group.name_key)
+    )
+    enrollments = db().execute(
+        select(Enrollment, Course.code, Course.title)
+        .join(Course, Course.id == Enrollment.course_id)
+        .where(Enrollment.user_id == user.id)
+        .order_by(Enrollment.enrolled_at.desc(), Enrollment.id.desc())
+        .limit(USER_ENROLLMENTS_SHOWN)
+    )
+    enrollment_total = db().scalar(select(func.count()).where(Enrollment.user_id == user.id)) or 0
+    giver = aliased(User)
+    assignments = db().execute(
+        select(RoleAssignment, Role.name, Role.title, Course.code, giver.email)
+        .join(Role, Role.id == RoleAssignment.role_id)
+        .outerjoin(Course, Course.id == RoleAssignment.course_id)
+        .outerjoin(giver, giver.id == RoleAssignment.assigned_by_id)
+        .where(RoleAssignment.user_id == user.id)
+        .order_by(RoleAssignment.course_id.is_not(None), Course.code_key, Role.name)
+    )
+    return {
+        "member_of": groups.all(),
+        "enrollments": enrollments.all(),
+        "enrollment_total": enrollment_total,
+        "assignments": assignments.all(),
+        "permission_names": sorted(registry(lms().hooks)),
+    }
+
+
+def _explain_request(user: User) -> tuple[Explanation | None, dict[str, str]]:
+    """The answer to "may this user use ?permission (in ?course)?", when the page asks."""
+    permission = (request.args.get("permission") or "").strip()
+    code = (request.args.get("course") or "").strip()
+    if not permission and not code:
+        return None, {}
+    errors: dict[str, str] = {}
+    if permission not in registry(lms().hooks):
+        errors["permission"] = (
+            f"There is no permission {shown(permission)}." if permission else "Choose a permission."
+        )
+    course = None
+    if code:
+        course = db().scalars(select(Course).where(Course.code_key == code.upper())).first()
+        if course is None:
+            errors["course"] = f"There is no course with the code {shown(code)}."
+    if errors:
+        return None, errors
+    return explain(user, permission, course), {}
 
 
 def _user_action(user_id: int, action: str) -> Any:

@@ -76,8 +76,16 @@ def lms_admin_pages() -> list[AdminPage]:
             endpoint="badges.admin_index",
             permission="badges.manage",
             description="Point rules, badges and levels.",
+            task="Learning",
+            order=50,
+            count=_badge_count,
+            counts="badges",
         )
     ]
+
+
+def _badge_count(session: Any) -> int:
+    return session.scalar(select(func.count()).select_from(BadgeClass)) or 0
 
 
 def _web_view(name: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_module
 import io
 import re
 import types
@@ -22,6 +23,8 @@ from lms_core.models import RoleAssignment
 from lms_core.models import User
 from lms_core.services import enrollments
 from lms_core.services import roles as role_service
+from lms_core.services import users as user_service
+from lms_core.services.audit import audit
 from lms_core.services.permissions import can
 from lms_core.services.plugins import settings_for
 from lms_core.testing import AuthActions
@@ -91,6 +94,21 @@ def test_the_admin_index_lists_every_admin_page(admin, client):
     html = text_of(client.get("/admin/"))
     for path in ("users", "groups", "roles", "audit", "plugins", "deliveries"):
         assert f'href="/admin/{path}"' in html
+
+
+def test_the_admin_home_is_ordered_by_task_and_shows_counts(admin, client, factory, lms):
+    factory.user("one@example.com")
+    gone = factory.user("gone@example.com")
+    with lms.transaction(admin) as ctx:
+        user_service.deactivate_user(ctx, ctx.attach(gone))
+    page = _words(text_of(client.get("/admin/")))
+    order = [page.index(label) for label in ("Users", "Groups", "Roles", "Audit log")]
+    order += [page.index(label) for label in ("Deliveries", "Plugins")]
+    assert order == sorted(order), page
+    tasks = [page.index(f" {task} ") for task in ("People", "Records", "Site")]
+    assert tasks == sorted(tasks) and tasks[0] < order[0] < tasks[1] < order[3] < tasks[2]
+    assert "Users 2 active" in page  # Ada and one@; gone@ is deactivated
+    assert "Roles 5 roles" in page and "Deliveries 0 failed or retrying" in page
 
 
 # -- users --------------------------------------------------------------------------------
@@ -531,6 +549,17 @@ def test_the_audit_log_filters_by_action_prefix(admin, client, factory, lms):
     assert "No entries match." in future
 
 
+def test_a_long_audit_detail_is_folded_to_its_start_with_show_all(admin, client, lms):
+    with lms.transaction(admin) as ctx:
+        audit(ctx, "event.redeliver", None, deliveries=list(range(1, 5_001)), replay=False)
+        audit(ctx, "user.update", None, note="x" * 1_000, name="short")
+    page = _words(text_of(client.get("/admin/audit")))
+    assert "deliveries: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 … (5,000 in all) · show all" in page
+    assert "4999, 5000" in page  # the whole value is there, behind "show all"
+    assert "replay: False" in page and "name: short" in page
+    assert f"note: {'x' * 120}… (1,000 characters) · show all" in page
+
+
 # -- plugins and deliveries ---------------------------------------------------------------
 
 
@@ -675,3 +704,68 @@ def test_only_people_who_manage_users_may_import(lms, factory, tmp_path):
     path.write_text("email\nx@example.com\n", encoding="utf-8")
     with pytest.raises(Forbidden):
         import_users_csv(lms, path, actor=learner)
+
+
+# -- a user's page: groups, enrollments, roles, and why they may or may not ------------------
+
+
+def _words(html: str) -> str:
+    """The page as a reader sees it: no tags, entities decoded, spaces collapsed."""
+    return " ".join(html_module.unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+@pytest.fixture
+def taught(lms, factory, admin):
+    """Tess, in a group, enrolled in one course and instructor of another (given by Ada)."""
+    from lms_core.services import groups as group_service
+
+    tess = factory.user("tess@example.com", name="Tess Teacher")
+    taken = factory.course("TAKE-1", title="Taking part")
+    taught = factory.course("TEACH-1", title="Teaching well")
+    with lms.transaction(admin) as ctx:
+        group = group_service.create_group(ctx, "Night shift")
+        group_service.add_members(ctx, group, [ctx.attach(tess)])
+        enrollments.enroll(ctx, ctx.attach(tess), ctx.attach(taken))
+        role_service.assign_role(ctx, ctx.attach(tess), "instructor", ctx.attach(taught))
+    return tess
+
+
+def test_a_users_page_lists_their_groups_enrollments_and_roles(client, taught):
+    page = _words(text_of(client.get(f"/admin/users/{taught.id}")))
+    groups = page.split("Groups", 1)[1]
+    assert "Night shift" in groups
+    assert "TAKE-1 Taking part" in page.split("Enrollments", 1)[1]
+    roles = page.split("Why can or can't", 1)[0].rsplit("Roles", 1)[1]
+    assert "Instructor (instructor) in TEACH-1" in roles and "ada@example.com" in roles
+    assert "Learner (learner) site-wide" in roles and "the system" in roles
+
+
+def test_a_users_page_explains_why_they_may_use_a_permission_in_a_course(client, taught):
+    page = _words(
+        text_of(client.get(f"/admin/users/{taught.id}?permission=course.edit&course=teach-1"))
+    )
+    why = page.split("Why can or can't", 1)[1]
+    assert "Allowed. tess@example.com may use course.edit in TEACH-1" in why
+    assert "Instructor (instructor) in TEACH-1, given" in why and "by ada@example.com" in why
+
+
+def test_a_users_page_explains_why_not_and_which_roles_would_grant_it(client, taught):
+    page = _words(
+        text_of(client.get(f"/admin/users/{taught.id}?permission=course.edit&course=TAKE-1"))
+    )
+    why = page.split("Why can or can't", 1)[1]
+    assert "Not allowed. tess@example.com may not use course.edit in TAKE-1" in why
+    assert "Holds it elsewhere only: instructor in TEACH-1." in why
+    assert "Roles that would grant it:" in why and "(instructor)" in why
+
+
+def test_a_users_page_refuses_an_unknown_permission_or_course_by_name(client, taught):
+    page = _words(
+        text_of(
+            client.get(f"/admin/users/{taught.id}?permission=course.nope&course=NOPE-9"),
+            status=400,
+        )
+    )
+    assert "There is no permission course.nope." in page
+    assert "There is no course with the code NOPE-9." in page
+    assert "Allowed." not in page and "Not allowed." not in page

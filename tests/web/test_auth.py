@@ -17,9 +17,11 @@ import uuid
 import attrs
 import pytest
 from flask import Blueprint
+from sqlalchemy import select
 
 from lms_core.config import MailConfig
 from lms_core.mail import drain as drain_mail
+from lms_core.models import AuditEntry
 from lms_core.runtime import LMS
 from lms_core.testing import csrf_token
 from lms_core.testing import text_of
@@ -506,3 +508,13 @@ def test_two_web_workers_with_redis_share_the_sign_in_counters(lms_config, learn
     finally:
         for site in sites:
             site.dispose()
+
+
+def test_a_successful_sign_in_is_audited_with_the_person_who_signed_in_as_actor(
+    client, auth, learner, lms
+):
+    assert auth.login("lee@example.com", PASSWORD).status_code == 302
+    with lms.session() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "auth.login")).one()
+        assert (entry.actor_id, entry.actor_label) == (learner.id, "lee@example.com")
+        assert entry.details == {"method": "password"}
