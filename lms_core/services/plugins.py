@@ -395,9 +395,11 @@ def plugin_statuses(lms: LMS) -> list[PluginStatus]:
 
 
 def settings_for(lms: LMS, name: str) -> Any:
-    """The plugin's settings object: config values overlaid with the admin's saved ones."""
-    from lms_core.serde import converter
-    from lms_core.serde import describe_errors
+    """The plugin's settings object: config values overlaid with the admin's saved ones.
+
+    Raises :class:`~lms_core.settings.SettingsInvalid` naming each bad setting and why.
+    """
+    from lms_core.settings import structure_settings
 
     info = lms.plugins.loaded[name].info
     if info.settings is None:
@@ -407,30 +409,24 @@ def settings_for(lms: LMS, name: str) -> Any:
         row = session.get(PluginState, name)
         if row is not None and row.settings:
             data.update(row.settings)
-    try:
-        return converter.structure(data, info.settings)
-    except Exception as exc:
-        raise PluginError(
-            f"Settings of {name} are invalid: " + "; ".join(describe_errors(exc))
-        ) from None
+    return structure_settings(name, info.settings, data)
 
 
 def save_settings(lms: LMS, name: str, values: dict[str, Any], actor: User | None = None) -> Any:
-    """Validate and store a plugin's settings (the admin page's form)."""
+    """Validate and store a plugin's settings (the admin page's form).
+
+    ``values`` are checked as :func:`lms_core.settings.structure_settings` does (a refusal is a
+    :class:`~lms_core.settings.SettingsInvalid` naming each setting); nothing is stored then.
+    """
     from lms_core.serde import converter
-    from lms_core.serde import describe_errors
+    from lms_core.settings import structure_settings
 
     if name not in lms.plugins.loaded:
         raise NotFound(f"No plugin called {name!r} is installed.")
     info = lms.plugins.loaded[name].info
     if info.settings is None:
         raise PluginError(f"{name} has no settings.")
-    try:
-        settings: Any = converter.structure(values, info.settings)
-    except Exception as exc:
-        raise PluginError(
-            f"Settings of {name} are invalid: " + "; ".join(describe_errors(exc))
-        ) from None
+    settings: Any = structure_settings(name, info.settings, values)
     with lms.transaction(actor, system=actor is None) as ctx:
         if not ctx.system and ctx.actor is None:
             raise Forbidden("Sign in to change plugin settings.")
