@@ -42,6 +42,7 @@ __all__ = [
     "ExpectedServerErrors",
     "Factory",
     "LMSClient",
+    "assert_migrations_match_models",
     "ServerError",
     "csrf_token",
     "empty_database",
@@ -338,3 +339,30 @@ class EventCollector:
 def event_collector() -> EventCollector:
     """An :class:`EventCollector` to pass to ``lms_factory``."""
     return EventCollector()
+
+
+def assert_migrations_match_models(
+    site: LMS, plugin: str, tables: Iterable[str] | None = None
+) -> None:
+    """Fail, listing the differences, when plugin ``plugin``'s migrated tables differ from its models.
+
+    ``site`` must have the plugin migrated (an ``lms_factory([...])`` runtime has). A column
+    added to a model without a migration, or a migration that builds something the models do
+    not have, fails here, in the plugin's own tests, rather than on someone's site::
+
+        def test_the_migrations_build_what_the_models_describe(lms_factory):
+            assert_migrations_match_models(lms_factory(["lms_streaks.hooks"]), "streaks")
+
+    ``lms db revision --plugin NAME --autogenerate`` writes the missing migration.
+    """
+    from lms_core.migrate import plugin_schema_differences
+    from lms_core.plugins import plugin_tables
+
+    chosen = list(tables if tables is not None else plugin_tables(plugin))
+    assert chosen, f"no tables named {plugin}_* are on the metadata: are the models imported?"
+    differences = plugin_schema_differences(site, plugin, chosen)
+    assert not differences, (
+        f"{plugin}'s migrations and models differ (write a migration: "
+        f"`lms db revision --plugin {plugin} --autogenerate -m '...'`):\n"
+        + "\n".join(f"  {d!r}" for d in differences)
+    )

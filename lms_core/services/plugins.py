@@ -49,6 +49,7 @@ __all__ = [
     "migrate_plugin",
     "settings_for",
     "save_settings",
+    "check_purgeable",
 ]
 
 log = logging.getLogger(__name__)
@@ -299,12 +300,11 @@ def disable_plugin(
     return True
 
 
-def purge_plugin(lms: LMS, name: str, actor: User | None = None) -> list[str]:
-    """Drop a disabled plugin's tables and forget its state. Returns the dropped tables."""
-    from lms_core.plugins import plugin_tables
+def check_purgeable(lms: LMS, name: str) -> None:
+    """Raise unless plugin ``name`` may be purged now: installed, and disabled.
 
-    with lms.transaction(actor, system=actor is None) as ctx:
-        _check_actor(ctx)
+    ``lms plugins purge`` asks this before it asks for confirmation.
+    """
     lms.refresh_plugins(force=True)
     if lms.plugin_enabled(name):
         raise PluginError(f"{name} is enabled; disable it before purging its data.")
@@ -312,6 +312,15 @@ def purge_plugin(lms: LMS, name: str, actor: User | None = None) -> list[str]:
         raise NotFound(
             f"No plugin called {name!r} is installed (its code is needed to remove its tables)."
         )
+
+
+def purge_plugin(lms: LMS, name: str, actor: User | None = None) -> list[str]:
+    """Drop a disabled plugin's tables and forget its state. Returns the dropped tables."""
+    from lms_core.plugins import plugin_tables
+
+    with lms.transaction(actor, system=actor is None) as ctx:
+        _check_actor(ctx)
+    check_purgeable(lms, name)
     info = lms.plugins.loaded[name].info
     existing = set(sa_inspect(lms.engine).get_table_names())
     tables = [t for t in plugin_tables(name) if t in existing]
