@@ -163,3 +163,70 @@ def test_purging_an_enabled_plugin_is_refused_before_any_question(tmp_path) -> N
     assert runner.invoke(cli, [*base, "plugins", "disable", "badges"]).exit_code == 0
     asked = runner.invoke(cli, [*base, "plugins", "purge", "badges"], input="n\n")
     assert "Drop every table of badges" in asked.output and asked.exit_code == 1
+
+
+# -- the clock ------------------------------------------------------------------------------
+
+
+def test_the_clock_fixture_freezes_and_moves_the_time_services_stamp(clock, factory) -> None:
+    import datetime as dt
+
+    from lms_core.db import utcnow
+    from lms_core.testing import CLOCK_START
+
+    assert utcnow() == clock.now == CLOCK_START
+    learner, course = factory.user(), factory.course()
+    enrollment = factory.enrollment(learner, course)
+    assert enrollment.enrolled_at == CLOCK_START
+    clock.advance(days=31, hours=2)
+    assert factory.user().created_at == CLOCK_START + dt.timedelta(days=31, hours=2)
+    assert clock.set("2027-02-03T04:05") == dt.datetime(2027, 2, 3, 4, 5, tzinfo=dt.UTC)
+    assert utcnow() == clock.now
+
+
+def test_without_the_clock_fixture_the_time_is_real() -> None:
+    import datetime as dt
+
+    from lms_core.db import utcnow
+
+    assert abs(utcnow() - dt.datetime.now(dt.UTC)) < dt.timedelta(seconds=5)
+
+
+# -- the reference docs ---------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def _resolves(dotted: str) -> bool:
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attribute in parts[cut:]:
+            if not hasattr(obj, attribute):
+                return False
+            obj = getattr(obj, attribute)
+        return True
+    return False
+
+
+@pytest.mark.parametrize("page", ["hooks.md", "plugins.md"])
+def test_every_lms_core_name_the_author_docs_mention_exists(page: str) -> None:
+    import re
+
+    text = (DOCS / page).read_text(encoding="utf-8")
+    names = set(re.findall(r"\blms_core(?:\.[A-Za-z_][A-Za-z0-9_]*)+", text))
+    assert names, f"{page} names nothing in lms_core?"
+    missing = sorted(n for n in names if not _resolves(n))
+    assert missing == []
+
+
+def test_plugin_authors_get_plugin_error_and_settings_tools_from_lms_core() -> None:
+    import lms_core
+
+    for name in ("PluginError", "SettingsInvalid", "setting", "hookimpl", "Rejected"):
+        assert name in lms_core.__all__ and hasattr(lms_core, name)
