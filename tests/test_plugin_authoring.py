@@ -71,6 +71,15 @@ def test_the_scaffold_installs_with_its_migrations_and_templates(installed) -> N
     assert "streaks = lms_streaks.hooks" in entry_points.read_text().replace('"', "")
 
 
+def test_the_scaffold_is_lint_clean_under_its_own_ruff_settings(tmp_path) -> None:
+    source = new_plugin("tidy_one", tmp_path)
+    for args in (["check", "."], ["format", "--check", "."]):
+        ruff = subprocess.run(
+            [sys.executable, "-m", "ruff", *args], cwd=source, capture_output=True, text=True
+        )
+        assert ruff.returncode == 0, ruff.stdout + ruff.stderr
+
+
 def test_the_scaffold_passes_its_own_tests_against_the_installed_copy(installed) -> None:
     source, target = installed
     where = _run(["-c", "import lms_streaks; print(lms_streaks.__file__)"], source, target)
