@@ -172,7 +172,15 @@ def _serve_options(fn: Any) -> Any:
     return fn
 
 
-def _serve(env: Env, host: str, port: int, workers: int | None, threads: int, dev: bool) -> None:
+def _serve(
+    env: Env,
+    host: str,
+    port: int,
+    workers: int | None,
+    threads: int,
+    dev: bool,
+    base_url: str | None = None,
+) -> None:
     from lms_core.serve import serve
 
     # Workers build their own runtime (and database connections) after the fork.
@@ -184,12 +192,21 @@ def _serve(env: Env, host: str, port: int, workers: int | None, threads: int, de
         threads=threads,
         dev=dev,
         config_path=env.config_path,
+        base_url=base_url,
     )
 
 
-def _url(host: str, port: int) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+def _base_url_for_serving(env: Env, host: str, port: int) -> str | None:
+    """The served address when ``base_url`` is not configured (None when it is), warning on
+    standard error when a configured one disagrees with the address served."""
+    from lms_core.config import load_config_with_sources
+    from lms_core.serve import base_url_for
+
+    config, sources = load_config_with_sources(env.config_path)
+    choice = base_url_for(config, sources, host, port)
+    if choice.warning:
+        click.echo(f"Warning: {choice.warning}", err=True)
+    return None if choice.configured else choice.url
 
 
 @cli.command("serve")
@@ -203,9 +220,12 @@ def serve_command(
     For production, run gunicorn directly behind a reverse proxy:
     gunicorn -w 4 'lms_core.web:create_app()'
     """
+    from lms_core.serve import served_url
+
     _ = env.lms  # fail early, in this process, on a bad configuration
-    click.echo(f"Serving {_url(host, port)} (press Ctrl+C to stop)")
-    _serve(env, host, port, workers, threads, dev)
+    base_url = _base_url_for_serving(env, host, port)
+    click.echo(f"Serving {served_url(host, port)} (press Ctrl+C to stop)")
+    _serve(env, host, port, workers, threads, dev, base_url)
 
 
 @cli.command("demo")
@@ -237,19 +257,21 @@ def demo(
 ) -> None:
     """Build a realistic demo site, print how to sign in, and serve it."""
     from lms_core.demo import build_demo
+    from lms_core.serve import served_url
 
     lms = env.lms
+    base_url = _base_url_for_serving(env, host, port) if serve else None
     _upgrade(lms)
     summary = build_demo(
         lms, users=user_count, courses=course_count, seed=seed, reset=reset, echo=click.echo
     )
     click.echo("")
-    click.echo(summary.describe())
+    click.echo(summary.describe(served_url(host, port) if serve else None))
     if not serve:
         return
     click.echo("")
-    click.echo(f"Serving the demo at {_url(host, port)} (press Ctrl+C to stop)")
-    _serve(env, host, port, workers, threads, dev)
+    click.echo(f"Serving the demo at {served_url(host, port)} (press Ctrl+C to stop)")
+    _serve(env, host, port, workers, threads, dev, base_url)
 
 
 @cli.group()

@@ -36,6 +36,7 @@ __all__ = [
     "AuthConfig",
     "EventsConfig",
     "load_config",
+    "load_config_with_sources",
     "DEFAULT_INSTANCE_PATH",
 ]
 
@@ -217,6 +218,20 @@ def load_config(
     :param overrides: a nested dict applied last (tests and ``create_app(test_config)`` use it).
     :raises ConfigError: naming the key, the value and what was expected.
     """
+    return load_config_with_sources(path, env, overrides)[0]
+
+
+def load_config_with_sources(
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[Config, dict[str, str]]:
+    """:func:`load_config`, and where each configured key came from.
+
+    :returns: ``(config, sources)``: ``sources`` maps every key that was set (dotted, such as
+        ``"base_url"`` or ``"database.url"``) to the file or ``LMS_*`` variable that set it;
+        a key that is not in it has its default. The parameters are :func:`load_config`'s.
+    """
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -290,7 +305,7 @@ def load_config(
                 messages.append(f"{key or '?'} = {value!r}{src}: {message}")
         raise ConfigError("Invalid configuration: " + "; ".join(messages)) from None
     _validate(config, sources)
-    return config
+    return config, sources
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,8 +19,40 @@ if TYPE_CHECKING:
     from lms_core.models import Lesson
 
 
+#: A first ATX heading (``# Title``, optionally closed by ``#``s) or setext one (``Title`` over
+#: a line of ``=`` or ``-``).
+_ATX = re.compile(r"[ ]{0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*")
+_SETEXT_RULE = re.compile(r"[ ]{0,3}(=+|-+)[ \t]*")
+
+
+def _same_words(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def without_title_heading(body: str, title: str) -> str:
+    """``body`` without a first heading that only repeats the lesson's title.
+
+    The lesson page already shows the title as its heading; authors (and imported content)
+    often start the text with it too, which would show it twice.
+    """
+    lines = body.splitlines(keepends=True)
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        return body
+    atx = _ATX.fullmatch(lines[first].rstrip("\r\n"))
+    if atx is not None and _same_words(atx.group(1), title):
+        return "".join(lines[first + 1 :]).lstrip("\r\n")
+    if (
+        first + 1 < len(lines)
+        and _SETEXT_RULE.fullmatch(lines[first + 1].rstrip("\r\n"))
+        and _same_words(lines[first], title)
+    ):
+        return "".join(lines[first + 2 :]).lstrip("\r\n")
+    return body
+
+
 def _render_page(lesson: Lesson) -> str:
-    return render_markdown(lesson.body)
+    return render_markdown(without_title_heading(lesson.body, lesson.title))
 
 
 def _validate_page(fields: dict[str, Any]) -> dict[str, Any]:

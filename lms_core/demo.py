@@ -6,9 +6,10 @@ link lessons; enrollments in every state (pending, active without and with progr
 completed, withdrawn), a group enrollment, and compliance training that is overdue.
 
 Every write goes through :mod:`lms_core.services`, exactly as the web UI, API and importer
-write. The one exception is clearly marked *demo-only back-dating*: services stamp
-enrollments and progress with "now", and a demo where everything happened in the last second
-shows no overdue training, so the builder moves those timestamps into the past afterwards.
+write. The site has a history (courses done months ago, compliance training overdue): the
+builder tells the services when each enrollment, lesson and withdrawal happened (``at=``), so
+the rows and the events published about them carry the same past times, and plugins (badges,
+points) see the history on the days it happened.
 
 The same seed gives the same people, groups, courses and enrollments. The four demo
 sign-in accounts get fresh random passwords on every build (printed once, in the summary).
@@ -33,7 +34,6 @@ from sqlalchemy import func
 from sqlalchemy import inspect
 from sqlalchemy import select
 from sqlalchemy import text
-from sqlalchemy import update
 
 from lms_core.context import Context
 from lms_core.db import Base
@@ -43,8 +43,10 @@ from lms_core.errors import Invalid
 from lms_core.models import Course
 from lms_core.models import CourseStatus
 from lms_core.models import Enrollment
+from lms_core.models import EnrollmentSource
 from lms_core.models import EnrollmentStatus
 from lms_core.models import Group
+from lms_core.models import GroupMember
 from lms_core.models import Lesson
 from lms_core.models import LessonProgress
 from lms_core.models import PluginState
@@ -109,8 +111,11 @@ class DemoSummary:
     def account(self, role: str) -> DemoAccount:
         return next(a for a in self.accounts if a.role == role)
 
-    def describe(self) -> str:
-        """A human summary: what was built and how to sign in."""
+    def describe(self, url: str | None = None) -> str:
+        """A human summary: what was built and how to sign in.
+
+        :param url: the address the site is about to be served at (None: not served now).
+        """
         kinds = ", ".join(
             f"{n} {kind.replace('_', ' ')}" for kind, n in self.groups_by_kind.items()
         )
@@ -132,11 +137,13 @@ class DemoSummary:
             lines.append(
                 f"  {a.role:<10}  {a.email:<{width}}  password: {a.password}   ({a.name}: {a.what})"
             )
-        lines += [
-            "",
-            "Open the site in a browser and sign in with one of these accounts"
-            " (`lms demo` serves it at http://127.0.0.1:5000; later, `lms serve`).",
-        ]
+        if url:
+            where = f"Open {url} in a browser and sign in with one of these accounts"
+            where += " (later, `lms serve` serves the same site)."
+        else:
+            where = "Serve the site with `lms serve` (or `lms demo` builds and serves it), open"
+            where += " the address it prints and sign in with one of these accounts."
+        lines += ["", where]
         return "\n".join(lines)
 
 
@@ -1369,8 +1376,8 @@ def _page_body(spec: _CourseSpec, lesson: _Page) -> str:
     tip = TIPS.get(
         spec.category, "Take notes as you go; you can come back to this lesson at any time."
     )
+    # No "# title" first: the lesson page shows the title as its heading.
     return (
-        f"# {lesson.title}\n\n"
         f"{lesson.intro}\n\n"
         f"## Key points\n\n{points}\n\n"
         "## In practice\n\n"
@@ -1450,8 +1457,6 @@ class _Builder:
         self.specs: list[_CourseSpec] = []
         self.group_ids: dict[str, int] = {}
         self.department_groups: list[str] = []
-        #: enrollment id -> when it (notionally) started, how it ended
-        self.timeline: dict[int, tuple[float, str]] = {}
 
     # ----------------------------------------------------------------- phase 1: people
 
@@ -1756,6 +1761,9 @@ class _Builder:
                 if spec.due_days:
                     # Compliance: whole department groups, enrolled by the manager; the
                     # group stays attached, so people who join later are enrolled too.
+                    # Each member was enrolled on their own day (some long enough ago to be
+                    # overdue), so the manager enrolls them one by one at that time, then
+                    # attaches the groups (which finds nobody left to enroll).
                     names = [
                         self.department_groups[(compliance_round + k) % len(self.department_groups)]
                         for k in range(2)
@@ -1763,19 +1771,32 @@ class _Builder:
                     if compliance_round == 0:
                         names.append("New starters 2026")
                     compliance_round += 1
-                    for name in dict.fromkeys(names):
-                        group = session.get(Group, self.group_ids[name])
+                    groups = [self.group_ids[name] for name in dict.fromkeys(names)]
+                    members = sorted(
+                        set(
+                            session.scalars(
+                                select(GroupMember.user_id)
+                                .join(User, User.id == GroupMember.user_id)
+                                .where(GroupMember.group_id.in_(groups), User.is_active.is_(True))
+                            )
+                        )
+                    )
+                    plans = self._plans(len(members), compliance=True)
+                    for uid, plan in zip(members, plans, strict=True):
+                        if uid == demo_learner:
+                            plan = "overdue-partial"
+                        enrollment = enrollment_service.enroll(
+                            as_manager,
+                            users[uid],
+                            course,
+                            source=EnrollmentSource.GROUP,
+                            at=self._start(plan, spec.due_days),
+                        )
+                        created.append((enrollment, plan))
+                    for group_id in groups:
+                        group = session.get(Group, group_id)
                         assert group is not None
-                        for enrollment in enrollment_service.enroll_group(
-                            as_manager, group, course
-                        ):
-                            created.append((enrollment, ""))
-                    created.sort(key=lambda pair: pair[0].user_id)
-                    plans = self._plans(len(created), compliance=True)
-                    created = [(e, plan) for (e, _), plan in zip(created, plans, strict=True)]
-                    for k, (enrollment, _plan) in enumerate(created):
-                        if enrollment.user_id == demo_learner:
-                            created[k] = (enrollment, "overdue-partial")
+                        enrollment_service.enroll_group(as_manager, group, course)
                 else:
                     size = rng.randint(max(4, len(pool) // 8), max(5, len(pool) // 3))
                     if spec.capacity:
@@ -1797,9 +1818,10 @@ class _Builder:
                             by = _as(ctx, user)  # a request, approved below unless pending
                         else:
                             by = _as(ctx, line_manager) if line_manager is not None else as_manager
-                        enrollment = enrollment_service.enroll(by, user, course)
+                        start = self._start(plan, spec.due_days)
+                        enrollment = enrollment_service.enroll(by, user, course, at=start)
                         if enrollment.status == EnrollmentStatus.PENDING and plan != "pending":
-                            enrollment_service.approve(as_manager, enrollment)
+                            enrollment_service.approve(as_manager, enrollment, at=start)
                         created.append((enrollment, plan))
 
                 for enrollment, plan in created:
@@ -1807,7 +1829,6 @@ class _Builder:
                         ctx, users[enrollment.user_id], enrollment, plan, required, optional
                     )
             session.flush()
-            self._backdate(ctx)
         counts = self._status_counts()
         self.echo("  enrollments: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
 
@@ -1826,6 +1847,20 @@ class _Builder:
         self.rng.shuffle(plans)
         return plans
 
+    def _start(self, plan: str, due_days: int | None) -> dt.datetime:
+        """When an enrollment with this plan (notionally) started: pending requests are
+        recent; overdue compliance started longer ago than its due period."""
+        rng = self.rng
+        if plan == "pending":
+            days_ago = rng.uniform(1, 14)
+        elif due_days and plan.startswith("overdue-"):
+            days_ago = rng.uniform(due_days + 3, due_days + 45)
+        elif due_days and plan != "completed":
+            days_ago = rng.uniform(1, due_days - 2)
+        else:
+            days_ago = rng.uniform(5, 120)
+        return self.now - dt.timedelta(days=days_ago)
+
     def _progress(
         self,
         ctx: Context,
@@ -1835,13 +1870,14 @@ class _Builder:
         required: Sequence[Lesson],
         optional: Sequence[Lesson],
     ) -> None:
+        """Work through the plan at the times it happened: lessons spread from the start to
+        the end (the completion, the withdrawal, or some time before now)."""
         rng = self.rng
         me = _as(ctx, user)
-        overdue = plan.startswith("overdue-")
         plan = plan.removeprefix("overdue-")
         if enrollment.status == EnrollmentStatus.PENDING:
-            plan = "pending"
-        elif plan == "pending":
+            return  # a request nobody has answered yet
+        if plan == "pending":
             plan = "none"  # the actor's own role enrolled them straight away
         done: list[Lesson] = []
         if plan == "completed":
@@ -1850,73 +1886,21 @@ class _Builder:
         elif plan in ("partial", "withdrawn") and len(required) > 1:
             k = rng.randint(1, len(required) - 1) if plan == "partial" else rng.randint(0, 1)
             done = list(required[:k])
-        for lesson in done:
-            progress_service.complete_lesson(me, enrollment, lesson)
-        if plan == "withdrawn":
-            enrollment_service.withdraw(me, enrollment, reason="Changed role")
-        # When it (notionally) started: pending requests are recent; overdue compliance
-        # started longer ago than its due period.
+        start = enrollment.enrolled_at
+        days_ago = (self.now - start) / dt.timedelta(days=1)
         due_days = enrollment.course.due_days
-        if plan == "pending":
-            days_ago = rng.uniform(1, 14)
-        elif due_days and overdue:
-            days_ago = rng.uniform(due_days + 3, due_days + 45)
-        elif due_days and plan != "completed":
-            days_ago = rng.uniform(1, due_days - 2)
+        window = days_ago if not due_days else min(days_ago, due_days - 1)
+        if plan == "completed":
+            end = start + dt.timedelta(days=rng.uniform(0.2, max(0.3, window - 0.1)))
+        elif plan == "withdrawn":
+            end = start + dt.timedelta(days=rng.uniform(0.1, max(0.2, days_ago * 0.8)))
         else:
-            days_ago = rng.uniform(5, 120)
-        self.timeline[enrollment.id] = (days_ago, plan)
-
-    def _backdate(self, ctx: Context) -> None:
-        """DEMO-ONLY BACK-DATING: move enrollment and progress timestamps into the past.
-
-        The services stamp everything with "now"; a demo site needs history (courses done
-        months ago, compliance training overdue). This rewrites timestamps only, never
-        statuses or memberships, and only here, in the demo builder.
-        """
-        rng = self.rng
-        session = ctx.session
-        rows = session.execute(
-            select(Enrollment.id, Enrollment.status, Course.due_days)
-            .join(Course, Course.id == Enrollment.course_id)
-            .where(Enrollment.id.in_(list(self.timeline)))
-            .order_by(Enrollment.id)
-        ).all()
-        lesson_rows: dict[int, list[int]] = {}
-        for progress_id, enrollment_id in session.execute(
-            select(LessonProgress.id, LessonProgress.enrollment_id)
-            .join(Lesson, Lesson.id == LessonProgress.lesson_id)
-            .where(LessonProgress.enrollment_id.in_(list(self.timeline)))
-            .order_by(LessonProgress.enrollment_id, Lesson.position)
-        ):
-            lesson_rows.setdefault(enrollment_id, []).append(progress_id)
-        enrollment_updates: list[dict[str, Any]] = []
-        progress_updates: list[dict[str, Any]] = []
-        for enrollment_id, status, due_days in rows:
-            days_ago, _plan = self.timeline[enrollment_id]
-            start = self.now - dt.timedelta(days=days_ago)
-            values: dict[str, Any] = {"id": enrollment_id, "enrolled_at": start}
-            if status != EnrollmentStatus.PENDING:
-                values["due_at"] = start + dt.timedelta(days=due_days) if due_days else None
-            window = days_ago if not due_days else min(days_ago, due_days - 1)
-            if status == EnrollmentStatus.COMPLETED:
-                end = start + dt.timedelta(days=rng.uniform(0.2, max(0.3, window - 0.1)))
-                values["completed_at"] = end
-            elif status == EnrollmentStatus.WITHDRAWN:
-                end = start + dt.timedelta(days=rng.uniform(0.1, max(0.2, days_ago * 0.8)))
-                values["withdrawn_at"] = end
-            else:
-                end = start + dt.timedelta(days=days_ago * rng.uniform(0.2, 0.9))
-            enrollment_updates.append(values)
-            ids = lesson_rows.get(enrollment_id, [])
-            for k, progress_id in enumerate(ids, start=1):
-                at = start + (end - start) * (k / len(ids))
-                progress_updates.append({"id": progress_id, "completed_at": at})
-        if enrollment_updates:
-            # ORM bulk UPDATE by primary key (one executemany per set of columns).
-            session.execute(update(Enrollment), enrollment_updates)
-        if progress_updates:
-            session.execute(update(LessonProgress), progress_updates)
+            end = start + dt.timedelta(days=days_ago * rng.uniform(0.2, 0.9))
+        for k, lesson in enumerate(done, start=1):
+            at = start + (end - start) * (k / len(done))
+            progress_service.complete_lesson(me, enrollment, lesson, at=at)
+        if plan == "withdrawn":
+            enrollment_service.withdraw(me, enrollment, reason="Changed role", at=end)
 
     # ----------------------------------------------------------------- phase 5: archive
 

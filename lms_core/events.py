@@ -4,6 +4,10 @@ Every event class names its versioned wire name (``NAME``) and the hook that del
 (``HOOK``). Payloads only ever grow by adding fields with defaults, so rows already in the
 outbox still structure with cattrs. Personal data (email, name) sits in one nested
 :class:`Person` field so that a sink which must not keep it can drop ``person``.
+
+Every event says when its fact happened (:attr:`Event.occurred_at`): the time the recorded
+data says (a completion's ``completed_at``), which is not when the event was written to the
+outbox or delivered. A past completion recorded today is delivered with its own date.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import datetime as dt
 from typing import Any
 from typing import ClassVar
 
+import attrs
 from attrs import field
 from attrs import frozen
 from attrs.validators import in_
@@ -79,6 +84,25 @@ class Event:
 
     NAME: ClassVar[str]
     HOOK: ClassVar[str]
+    #: The field holding when the fact happened; None: the first ``at`` or ``*_at`` field.
+    WHEN: ClassVar[str | None] = None
+
+    @property
+    def occurred_at(self) -> dt.datetime | None:
+        """When the fact happened, as the recorded data says (None if the event has no time).
+
+        Plugins date what they derive from an event by this (a badge awarded for a completion
+        carries the completion's time), never by the time the event reached them.
+        """
+        names = [self.WHEN] if self.WHEN else []
+        cls: Any = type(self)
+        if attrs.has(cls):
+            names += [f.name for f in attrs.fields(cls) if f.name == "at" or f.name.endswith("_at")]
+        for name in names:
+            value = getattr(self, name, None)
+            if isinstance(value, dt.datetime):
+                return value
+        return None
 
 
 EVENT_TYPES: dict[str, type[Event]] = {}
@@ -118,6 +142,7 @@ class UserCreated(Event):
 
     NAME = "lms.user.created.v1"
     HOOK = "lms_on_user_created"
+    WHEN = "created_at"
     user_id: int = _int()
     created_at: dt.datetime = _when()
     source: str = _str()
@@ -131,6 +156,7 @@ class UserUpdated(Event):
 
     NAME = "lms.user.updated.v1"
     HOOK = "lms_on_user_updated"
+    WHEN = "updated_at"
     user_id: int = _int()
     updated_at: dt.datetime = _when()
     changed: tuple[str, ...] = field(converter=_names)
@@ -144,6 +170,7 @@ class UserDeactivated(Event):
 
     NAME = "lms.user.deactivated.v1"
     HOOK = "lms_on_user_deactivated"
+    WHEN = "deactivated_at"
     user_id: int = _int()
     deactivated_at: dt.datetime = _when()
     person: Person = field(validator=instance_of(Person))
@@ -156,6 +183,7 @@ class UserReactivated(Event):
 
     NAME = "lms.user.reactivated.v1"
     HOOK = "lms_on_user_reactivated"
+    WHEN = "reactivated_at"
     user_id: int = _int()
     reactivated_at: dt.datetime = _when()
     person: Person = field(validator=instance_of(Person))
@@ -168,6 +196,7 @@ class UserLoggedIn(Event):
 
     NAME = "lms.user.logged_in.v1"
     HOOK = "lms_on_user_logged_in"
+    WHEN = "logged_in_at"
     user_id: int = _int()
     logged_in_at: dt.datetime = _when()
     method: str = _str()
@@ -181,6 +210,7 @@ class GroupMembershipChanged(Event):
 
     NAME = "lms.group.membership_changed.v1"
     HOOK = "lms_on_group_membership_changed"
+    WHEN = "changed_at"
     group_id: int = _int()
     group_name: str = _str()
     user_id: int = _int()
@@ -191,6 +221,7 @@ class GroupMembershipChanged(Event):
 
 @frozen(kw_only=True)
 class _CourseFact(Event):
+    WHEN = "at"
     course_id: int = _int()
     code: str = _str()
     title: str = _str()
@@ -241,6 +272,7 @@ class UserEnrolled(_EnrollmentFact):
 
     NAME = "lms.enrollment.created.v1"
     HOOK = "lms_on_user_enrolled"
+    WHEN = "enrolled_at"
     source: str = _str()
     enrolled_at: dt.datetime = _when()
     due_at: dt.datetime | None = _opt(dt.datetime)
@@ -253,6 +285,7 @@ class EnrollmentWithdrawn(_EnrollmentFact):
 
     NAME = "lms.enrollment.withdrawn.v1"
     HOOK = "lms_on_enrollment_withdrawn"
+    WHEN = "withdrawn_at"
     withdrawn_at: dt.datetime = _when()
 
 
@@ -263,6 +296,7 @@ class LessonCompleted(_EnrollmentFact):
 
     NAME = "lms.lesson.completed.v1"
     HOOK = "lms_on_lesson_completed"
+    WHEN = "completed_at"
     lesson_id: int = _int()
     completed_at: dt.datetime = _when()
 
@@ -274,11 +308,13 @@ class CourseCompleted(_EnrollmentFact):
 
     NAME = "lms.course.completed.v1"
     HOOK = "lms_on_course_completed"
+    WHEN = "completed_at"
     completed_at: dt.datetime = _when()
 
 
 @frozen(kw_only=True)
 class _RoleFact(Event):
+    WHEN = "at"
     user_id: int = _int()
     role: str = _str()
     course_id: int | None = _opt(int)

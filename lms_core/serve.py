@@ -7,6 +7,12 @@ environment, exactly as a stand-alone ``gunicorn 'lms_core.web:create_app()'`` w
 database connection or runtime is shared across a fork. ``--dev`` serves one process with
 werkzeug's threaded server instead (no reloader), which also works where gunicorn does not
 (Windows).
+
+Links the site writes into emails, badges and verification pages are built from
+``base_url``. Left unconfigured, it follows the address actually served
+(:func:`base_url_for`, passed to the workers as ``LMS_BASE_URL``); a configured one that
+disagrees with the served address is kept, with a warning (a reverse proxy may well serve it
+there).
 """
 
 from __future__ import annotations
@@ -16,8 +22,82 @@ import sys
 from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["GunicornApp", "default_workers", "serve", "serve_dev", "serve_gunicorn"]
+from attrs import frozen
+
+from lms_core.config import Config
+
+__all__ = [
+    "BaseURL",
+    "GunicornApp",
+    "base_url_for",
+    "default_workers",
+    "serve",
+    "serve_dev",
+    "serve_gunicorn",
+    "served_url",
+]
+
+#: Bind addresses meaning "every interface": a browser on this machine uses loopback instead.
+_WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def served_url(host: str, port: int) -> str:
+    """The address a browser on this machine opens for a server bound to ``host:port``."""
+    host = host.strip("[]")
+    host = _WILDCARDS.get(host, host)
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:  # a port that is not a number: compare as given
+        port = None
+    return scheme, "loopback" if host in _LOOPBACK else host, port
+
+
+@frozen
+class BaseURL:
+    """The base URL a served site uses, and what to tell the operator about it."""
+
+    #: the base URL the site's links are built from
+    url: str
+    #: True when ``base_url`` was configured (file or ``LMS_BASE_URL``), False when it follows
+    #: the served address
+    configured: bool
+    #: set when a configured ``base_url`` disagrees with the served address
+    warning: str | None = None
+
+
+def base_url_for(config: Config, sources: Mapping[str, str], host: str, port: int) -> BaseURL:
+    """Which base URL a site served at ``host:port`` uses.
+
+    :param sources: where configured keys came from (see
+        :func:`lms_core.config.load_config_with_sources`); ``base_url`` missing from it means
+        it was not configured, so it follows the served address.
+    """
+    served = served_url(host, port)
+    source = sources.get("base_url")
+    if source is None:
+        return BaseURL(url=served, configured=False)
+    if _origin(config.base_url) == _origin(served):
+        return BaseURL(url=config.base_url, configured=True)
+    return BaseURL(
+        url=config.base_url,
+        configured=True,
+        warning=(
+            f"base_url is {config.base_url} (from {source}) but the site is served at {served}; "
+            "links in emails, badges and verification pages use base_url. That is right behind "
+            "a proxy that serves base_url; otherwise change or remove base_url."
+        ),
+    )
 
 
 def default_workers() -> int:
@@ -94,10 +174,17 @@ def serve(
     threads: int = 1,
     dev: bool = False,
     config_path: str | None = None,
+    base_url: str | None = None,
 ) -> None:
-    """Serve the site configured by ``config_path`` (passed to workers as ``LMS_CONFIG``)."""
+    """Serve the site configured by ``config_path`` (passed to workers as ``LMS_CONFIG``).
+
+    :param base_url: the base URL to serve with (passed to workers as ``LMS_BASE_URL``); the
+        CLI passes the served address when ``base_url`` is not configured.
+    """
     if config_path:
         os.environ["LMS_CONFIG"] = os.fspath(config_path)
+    if base_url:
+        os.environ["LMS_BASE_URL"] = base_url
     if dev or sys.platform == "win32":
         serve_dev(host, port)
     else:

@@ -4,7 +4,6 @@ commands, run through click's test runner against a fresh SQLite file."""
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -175,7 +174,9 @@ def test_published_courses_have_a_mix_of_lessons_and_policies(lms, demo):
             kinds.update(lesson.kind for lesson in course.lessons)
             for lesson in course.lessons:
                 if lesson.kind == "page":
-                    assert lesson.body.startswith("# ") and "\n- " in lesson.body
+                    # sections and points; not the title again (the page shows it)
+                    assert "\n## " in lesson.body and "\n- " in lesson.body
+                    assert not lesson.body.startswith("# ")
                 else:
                     assert lesson.url and lesson.url.startswith("https://example.com/")
         assert kinds["page"] and kinds["link"]
@@ -363,14 +364,13 @@ def test_too_small_a_demo_is_refused(lms, kwargs, message):
         build_demo(lms, **kwargs)
 
 
-def test_the_default_size_builds_quickly(lms):
-    started = time.perf_counter()
+def test_the_default_size_builds_a_site_with_every_kind_of_enrollment(lms):
+    # How long it takes is measured (printed) by the crawl test, never asserted here: a
+    # wall-clock limit fails on a loaded machine without anything being wrong.
     summary = build_demo(lms)
-    elapsed = time.perf_counter() - started
     assert summary.users == 200 and summary.courses == 20
     assert summary.enrollment_total > 500 and summary.overdue > 10
     assert all(n > 0 for n in summary.enrollments.values())
-    assert elapsed < 30, f"the default demo took {elapsed:.1f} s"
 
 
 # --- the lms command --------------------------------------------------------------------------
@@ -543,3 +543,55 @@ def test_main_turns_a_config_error_into_exit_code_2(tmp_path, capsys):
 def test_help_needs_no_database(tmp_path):
     result = CliRunner().invoke(cli, ["--config", str(tmp_path / "missing.toml"), "--help"])
     assert result.exit_code == 0 and "demo" in result.output
+
+
+def _capture_serve(monkeypatch) -> list[dict[str, object]]:
+    from lms_core import serve as serve_module
+
+    calls: list[dict[str, object]] = []
+
+    def fake_serve(host: str, port: int, **kwargs: object) -> None:
+        calls.append({"host": host, "port": port, **kwargs})
+
+    monkeypatch.setattr(serve_module, "serve", fake_serve)
+    return calls
+
+
+def test_lms_serve_on_another_port_builds_links_with_that_port(tmp_path, monkeypatch):
+    calls = _capture_serve(monkeypatch)
+    config = _config(tmp_path)
+    assert _invoke(config, "db", "upgrade").exit_code == 0
+    result = _invoke(config, "serve", "--port", "8123", "--dev")
+    assert result.exit_code == 0, result.output
+    assert calls and calls[0]["port"] == 8123
+    assert calls[0]["base_url"] == "http://127.0.0.1:8123"
+    assert "http://127.0.0.1:8123" in result.output and "5000" not in result.output
+
+
+def test_a_configured_base_url_is_kept_but_a_disagreeing_port_is_warned_about(
+    tmp_path, monkeypatch
+):
+    calls = _capture_serve(monkeypatch)
+    config = _config(tmp_path)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "[database]", 'base_url = "https://learn.example.com"\n[database]'
+        ),
+        encoding="utf-8",
+    )
+    assert _invoke(config, "db", "upgrade").exit_code == 0
+    result = _invoke(config, "serve", "--port", "8123")
+    assert result.exit_code == 0, result.output
+    assert calls and calls[0]["base_url"] is None  # the configured one stands
+    assert "Warning: base_url is https://learn.example.com" in result.output
+    assert "http://127.0.0.1:8123" in result.output
+
+
+def test_lms_demo_on_another_port_says_that_port_and_serves_links_with_it(tmp_path, monkeypatch):
+    calls = _capture_serve(monkeypatch)
+    config = _config(tmp_path)
+    result = _invoke(config, "demo", "--port", "8124", "--users", "30", "--courses", "6")
+    assert result.exit_code == 0, result.output
+    assert calls and calls[0]["base_url"] == "http://127.0.0.1:8124"
+    assert "Open http://127.0.0.1:8124 in a browser" in result.output
+    assert ":5000" not in result.output

@@ -11,13 +11,20 @@ import time
 
 import pytest
 
-from lms_core.testing import prepare_database
-
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _body(port: int, path: str) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().read().decode()
+    finally:
+        conn.close()
 
 
 def _get(port: int, path: str) -> int:
@@ -35,13 +42,15 @@ def _get(port: int, path: str) -> int:
 @pytest.mark.skipif(sys.platform == "win32", reason="gunicorn is POSIX only")
 def test_lms_serve_answers_http_until_stopped(tmp_path, mode):
     url = f"sqlite:///{tmp_path / 'site.sqlite3'}"
-    prepare_database(url)
     config = tmp_path / "lms.toml"
     config.write_text(
         f'instance_path = "{tmp_path / "instance"}"\n[database]\nurl = "{url}"\n', encoding="utf-8"
     )
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LMS_")}
+    # the core and every installed plugin (badges answers below)
+    upgrade = [sys.executable, "-m", "lms_core", "--config", str(config), "db", "upgrade"]
+    subprocess.run(upgrade, env=env, check=True, capture_output=True)
     command = [sys.executable, "-m", "lms_core", "--config", str(config), "serve"]
     command += ["--port", str(port), "--workers", "1", *mode]
     with subprocess.Popen(
@@ -58,7 +67,75 @@ def test_lms_serve_answers_http_until_stopped(tmp_path, mode):
                     time.sleep(0.2)
             assert status == 200, process.poll()
             assert _get(port, "/") == 302  # the dashboard sends visitors to sign in
+            # base_url is not configured: the issuer's public id uses the port served
+            assert f'"http://127.0.0.1:{port}/badges/public/issuer"' in _body(
+                port, "/badges/public/issuer"
+            )
         finally:
             process.terminate()
             output = process.communicate(timeout=30)[0].decode()
     assert f"http://127.0.0.1:{port}" in output
+
+
+# --- which base URL a served site uses ---------------------------------------------------------
+
+
+def _config_with_sources(tmp_path, body: str = "", env: dict[str, str] | None = None):
+    from lms_core.config import load_config_with_sources
+
+    path = tmp_path / "lms.toml"
+    path.write_text(body, encoding="utf-8")
+    return load_config_with_sources(path, env=env or {})
+
+
+def test_an_unconfigured_base_url_follows_the_served_port(tmp_path):
+    from lms_core.serve import base_url_for
+
+    config, sources = _config_with_sources(tmp_path)
+    choice = base_url_for(config, sources, "127.0.0.1", 8123)
+    assert choice.url == "http://127.0.0.1:8123"
+    assert not choice.configured and choice.warning is None
+
+
+def test_a_wildcard_bind_address_becomes_the_loopback_address(tmp_path):
+    from lms_core.serve import base_url_for
+
+    config, sources = _config_with_sources(tmp_path)
+    assert base_url_for(config, sources, "0.0.0.0", 8000).url == "http://127.0.0.1:8000"
+    assert base_url_for(config, sources, "::", 8000).url == "http://[::1]:8000"
+
+
+def test_a_configured_base_url_that_matches_the_served_address_is_kept_quietly(tmp_path):
+    from lms_core.serve import base_url_for
+
+    config, sources = _config_with_sources(tmp_path, 'base_url = "http://localhost:8123/"\n')
+    choice = base_url_for(config, sources, "127.0.0.1", 8123)
+    assert choice.url == "http://localhost:8123/" and choice.configured
+    assert choice.warning is None
+
+
+def test_a_configured_base_url_that_disagrees_is_kept_with_a_warning_naming_both(tmp_path):
+    from lms_core.serve import base_url_for
+
+    config, sources = _config_with_sources(tmp_path, env={"LMS_BASE_URL": "http://127.0.0.1:5000"})
+    choice = base_url_for(config, sources, "127.0.0.1", 8123)
+    assert choice.url == "http://127.0.0.1:5000" and choice.configured
+    assert choice.warning is not None
+    assert "http://127.0.0.1:5000" in choice.warning and "LMS_BASE_URL" in choice.warning
+    assert "http://127.0.0.1:8123" in choice.warning
+
+
+def test_serve_hands_the_base_url_to_the_workers_through_the_environment(monkeypatch):
+    from lms_core import serve as serve_module
+
+    seen: list[tuple[str, int, str | None]] = []
+    # setenv first records the variable's state, so monkeypatch restores it afterwards
+    monkeypatch.setenv("LMS_BASE_URL", "http://placeholder")
+    monkeypatch.delenv("LMS_BASE_URL")
+    monkeypatch.setattr(
+        serve_module,
+        "serve_dev",
+        lambda host, port: seen.append((host, port, os.environ.get("LMS_BASE_URL"))),
+    )
+    serve_module.serve("127.0.0.1", 8123, dev=True, base_url="http://127.0.0.1:8123")
+    assert seen == [("127.0.0.1", 8123, "http://127.0.0.1:8123")]

@@ -39,6 +39,7 @@ from lms_core.models import User
 from lms_core.services.audit import audit
 from lms_core.services.permissions import can
 from lms_core.services.permissions import require
+from lms_core.services.timing import happened_at
 
 __all__ = [
     "get_enrollment",
@@ -122,6 +123,7 @@ def enroll(
     *,
     source: str | None = None,
     check_capacity: bool = True,
+    at: dt.datetime | None = None,
 ) -> Enrollment:
     """Enroll ``user`` in ``course`` (or ask to, on approval-required courses).
 
@@ -130,8 +132,11 @@ def enroll(
     someone else needs ``enrollment.manage`` in the course (or being their line manager).
     Enrolling someone already enrolled returns their enrollment unchanged, except that a
     manager enrolling someone with a pending request approves it.
+
+    :param at: when they enrolled (default now; not in the future): ``enrolled_at``, the due
+        date counted from it, and ``UserEnrolled`` all follow it.
     """
-    return enroll_or_find(ctx, user, course, source=source, check_capacity=check_capacity)[0]
+    return enroll_or_find(ctx, user, course, source=source, check_capacity=check_capacity, at=at)[0]
 
 
 def enroll_or_find(
@@ -141,6 +146,7 @@ def enroll_or_find(
     *,
     source: str | None = None,
     check_capacity: bool = True,
+    at: dt.datetime | None = None,
 ) -> tuple[Enrollment, bool]:
     """:func:`enroll`, and whether this call enrolled them.
 
@@ -151,6 +157,7 @@ def enroll_or_find(
     """
     user = ctx.attach(user)
     course = ctx.attach(course)
+    when = happened_at(at)
     self_service = ctx.actor is not None and ctx.actor.id == user.id and not ctx.system
     manager = not self_service and _may_manage(ctx, user, course)
     if self_service and can(ctx.actor, "enrollment.manage", course):
@@ -188,7 +195,7 @@ def enroll_or_find(
     existing = find_enrollment(ctx, user, course)
     if existing is not None and existing.status != EnrollmentStatus.WITHDRAWN:
         if existing.status == EnrollmentStatus.PENDING and status == EnrollmentStatus.ACTIVE:
-            approve(ctx, existing)  # a manager enrolling someone who asked approves the request
+            approve(ctx, existing, at=at)  # a manager enrolling someone who asked approves it
         return existing, False
     ctx.hooks.before_enroll(ctx=ctx, user=user, course=course, source=source)
     if (
@@ -198,7 +205,7 @@ def enroll_or_find(
     ):
         raise Conflict(f"{course.code} is full ({course.capacity} places).")
 
-    now = utcnow()
+    now = when
     if existing is not None:  # re-enrolling after a withdrawal: the same row comes back
         enrollment = existing
         enrollment.status = status
@@ -235,15 +242,19 @@ def enroll_or_find(
     return enrollment, True
 
 
-def approve(ctx: Context, enrollment: Enrollment) -> bool:
-    """Approve a pending request. False if it was not pending."""
+def approve(ctx: Context, enrollment: Enrollment, *, at: dt.datetime | None = None) -> bool:
+    """Approve a pending request. False if it was not pending.
+
+    :param at: when it was approved (default now; not before the request): the enrollment
+        starts then.
+    """
     enrollment = ctx.attach(enrollment)
     course, user = enrollment.course, enrollment.user
     if not _may_manage(ctx, user, course):
         require(ctx, "enrollment.manage", course, to="approve enrollment requests")
     if enrollment.status != EnrollmentStatus.PENDING:
         return False
-    now = utcnow()
+    now = happened_at(at, not_before=enrollment.enrolled_at, what="the request")
     enrollment.status = EnrollmentStatus.ACTIVE
     enrollment.enrolled_at = now
     enrollment.due_at = _due(course, now)
@@ -267,10 +278,14 @@ def decline(ctx: Context, enrollment: Enrollment, reason: str = "") -> bool:
     return True
 
 
-def withdraw(ctx: Context, enrollment: Enrollment, reason: str = "") -> bool:
+def withdraw(
+    ctx: Context, enrollment: Enrollment, reason: str = "", *, at: dt.datetime | None = None
+) -> bool:
     """Withdraw from a course (learners themselves, or a manager). Progress is kept.
 
     A completed enrollment stays completed: its record is history. False if already withdrawn.
+
+    :param at: when they left (default now; not before the enrollment started).
     """
     reason = check_length("reason", reason or "", limits.REASON)
     enrollment = ctx.attach(enrollment)
@@ -285,8 +300,9 @@ def withdraw(ctx: Context, enrollment: Enrollment, reason: str = "") -> bool:
             f"{user.email} has completed {course.code}; a completed course cannot be withdrawn from."
         )
     was_active = enrollment.status == EnrollmentStatus.ACTIVE
+    when = happened_at(at, not_before=enrollment.enrolled_at, what="the enrollment started")
     enrollment.status = EnrollmentStatus.WITHDRAWN
-    enrollment.withdrawn_at = utcnow()
+    enrollment.withdrawn_at = when
     if not is_self:
         audit(ctx, "enrollment.withdraw", user, course=course.code, reason=reason)
     if was_active:
@@ -304,10 +320,14 @@ def withdraw(ctx: Context, enrollment: Enrollment, reason: str = "") -> bool:
     return True
 
 
-def enroll_group(ctx: Context, group: Group, course: Course) -> list[Enrollment]:
+def enroll_group(
+    ctx: Context, group: Group, course: Course, *, at: dt.datetime | None = None
+) -> list[Enrollment]:
     """Enroll every member of ``group``; members who join later are enrolled too.
 
     All or nothing: if the members would not fit in the course's capacity, nobody is enrolled.
+
+    :param at: when the members were enrolled (default now), as for :func:`enroll`.
     """
     group = ctx.attach(group)
     course = ctx.attach(course)
@@ -340,7 +360,7 @@ def enroll_group(ctx: Context, group: Group, course: Course) -> list[Enrollment]
     if ctx.session.get(GroupCourse, (group.id, course.id)) is None:
         ctx.session.add(GroupCourse(group_id=group.id, course_id=course.id))
     out = [
-        enroll(ctx, member, course, source=EnrollmentSource.GROUP, check_capacity=False)
+        enroll(ctx, member, course, source=EnrollmentSource.GROUP, check_capacity=False, at=at)
         for member in newcomers
     ]
     audit(ctx, "enrollment.group", group, course=course.code, enrolled=len(out))

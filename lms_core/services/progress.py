@@ -4,10 +4,14 @@ A course completes when its completion rule holds: every required lesson done (e
 when none is marked required), then no ``lms_before_course_completion`` filter objects.
 Completion is recorded once: a conditional UPDATE flips the enrollment from active to
 completed, and only the transaction that flipped it publishes ``CourseCompleted``.
+
+Given ``at=`` (a past completion being recorded), the lesson, the course completion it causes
+and the events about them all carry that time.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 from attrs import frozen
@@ -19,7 +23,6 @@ from sqlalchemy.exc import IntegrityError
 
 from lms_core import outbox
 from lms_core.context import Context
-from lms_core.db import utcnow
 from lms_core.errors import Invalid
 from lms_core.errors import Rejected
 from lms_core.events import CourseCompleted
@@ -29,6 +32,7 @@ from lms_core.models import EnrollmentStatus
 from lms_core.models import Lesson
 from lms_core.models import LessonProgress
 from lms_core.services.permissions import require
+from lms_core.services.timing import happened_at
 
 __all__ = [
     "Progress",
@@ -60,11 +64,16 @@ def completed_lesson_ids(ctx: Context, enrollment: Enrollment) -> set[int]:
     )
 
 
-def complete_lesson(ctx: Context, enrollment: Enrollment, lesson: Lesson) -> bool:
+def complete_lesson(
+    ctx: Context, enrollment: Enrollment, lesson: Lesson, *, at: dt.datetime | None = None
+) -> bool:
     """Mark ``lesson`` done for ``enrollment``; completes the course when the rule holds.
 
     Returns False when it was already done. Learners mark their own lessons; marking someone
     else's needs ``enrollment.manage`` in the course.
+
+    :param at: when it was done (default now); not in the future nor before the enrollment
+        started. The progress row, a course completion it causes, and both events carry it.
     """
     enrollment = ctx.attach(enrollment)
     lesson = ctx.attach(lesson)
@@ -84,7 +93,7 @@ def complete_lesson(ctx: Context, enrollment: Enrollment, lesson: Lesson) -> boo
     ).first()
     if exists is not None:
         return False
-    now = utcnow()
+    now = happened_at(at, not_before=enrollment.enrolled_at, what="the enrollment started")
     try:
         with ctx.session.begin_nested():
             ctx.session.add(
@@ -104,7 +113,7 @@ def complete_lesson(ctx: Context, enrollment: Enrollment, lesson: Lesson) -> boo
             completed_at=now,
         ),
     )
-    check_completion(ctx, enrollment)
+    check_completion(ctx, enrollment, at=now)
     return True
 
 
@@ -132,16 +141,22 @@ def _rule_holds(ctx: Context, enrollment: Enrollment) -> bool:
     return required_done == required
 
 
-def check_completion(ctx: Context, enrollment: Enrollment) -> bool:
-    """Complete the enrollment if its rule holds and no plugin objects. True if it completed now."""
+def check_completion(
+    ctx: Context, enrollment: Enrollment, *, at: dt.datetime | None = None
+) -> bool:
+    """Complete the enrollment if its rule holds and no plugin objects. True if it completed now.
+
+    :param at: when it completed (default now), recorded as ``completed_at`` and carried by
+        ``CourseCompleted``.
+    """
     enrollment = ctx.attach(enrollment)
     if enrollment.status != EnrollmentStatus.ACTIVE or not _rule_holds(ctx, enrollment):
         return False
+    now = happened_at(at, not_before=enrollment.enrolled_at, what="the enrollment started")
     try:
         ctx.hooks.before_course_completion(ctx=ctx, enrollment=enrollment)
     except Rejected:
         return False
-    now = utcnow()
     result = ctx.session.execute(
         update(Enrollment)
         .where(Enrollment.id == enrollment.id, Enrollment.status == EnrollmentStatus.ACTIVE)

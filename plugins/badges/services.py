@@ -723,8 +723,9 @@ def _write_award(
     *,
     evidence: str = "",
     by: int | None = None,
+    at: dt.datetime | None = None,
 ) -> Award | None:
-    now = utcnow()
+    now = at or utcnow()  # an award earned by a past event is dated by that event
     award = Award(
         uid=str(uuid.uuid4()),
         badge_id=badge.id,
@@ -768,6 +769,7 @@ def _evaluate(
     cause_key: str,
     candidates: list[_Badge],
     points: int | None = None,
+    at: dt.datetime | None = None,
 ) -> list[Award]:
     if not candidates:
         return []
@@ -793,7 +795,7 @@ def _evaluate(
     for badge, key in todo:
         if rules.holds(badge.criteria, facts):
             award = _write_award(
-                ctx, badge, user_id, key, evidence=f"Criteria met ({cause_key[:12]})"
+                ctx, badge, user_id, key, evidence=f"Criteria met ({cause_key[:12]})", at=at
             )
             if award is not None:
                 out.append(award)
@@ -987,8 +989,13 @@ def _apply_rules(
     payload: Mapping[str, Any],
     key: str,
     user_id: int,
+    at: dt.datetime | None = None,
 ) -> int:
-    """Grant the points of every matching rule; returns how many were granted."""
+    """Grant the points of every matching rule; returns how many were granted.
+
+    The points are dated by ``at`` (when the event's fact happened), so daily caps and
+    "recent" leaderboards count history on its own days.
+    """
     matching = [r for r in rules_ if rules.matches(r.conditions, payload)]
     if not matching:
         return 0
@@ -1003,7 +1010,7 @@ def _apply_rules(
     existing = set(
         ctx.session.scalars(select(LedgerEntry.key).where(LedgerEntry.key.in_(list(keys.values()))))
     )
-    now = utcnow()
+    now = at or utcnow()
     granted = 0
     rows: list[dict[str, Any]] = []
     for r in matching:
@@ -1017,6 +1024,7 @@ def _apply_rules(
                     LedgerEntry.rule_id == r.id,
                     LedgerEntry.user_id == user_id,
                     LedgerEntry.created_at >= _day_start(now),
+                    LedgerEntry.created_at < _day_start(now) + dt.timedelta(days=1),
                 )
             )
             if (today or 0) >= r.daily_cap:
@@ -1041,7 +1049,11 @@ def _apply_rules(
 
 
 def _check_levels(
-    ctx: Context, user_id: int, points: int, levels_: list[tuple[int, str, int]]
+    ctx: Context,
+    user_id: int,
+    points: int,
+    levels_: list[tuple[int, str, int]],
+    at: dt.datetime | None = None,
 ) -> None:
     due = [lv for lv in levels_ if lv[2] <= points]
     if not due:
@@ -1049,7 +1061,7 @@ def _check_levels(
     reached = set(
         ctx.session.scalars(select(LevelReached.level_id).where(LevelReached.user_id == user_id))
     )
-    now = utcnow()
+    now = at or utcnow()
     for level_id, name, threshold in due:
         if level_id in reached:
             continue
@@ -1085,6 +1097,7 @@ def handle_event(ctx: Context, event: Event) -> None:
         return
     payload = dump_event(event)
     key = event_key(event, payload)
+    at = event.occurred_at  # what this event earns is dated when its fact happened
     if record_it:
         rec_key = f"event:{key}"
         if ctx.session.scalar(select(EventRecord.id).where(EventRecord.key == rec_key)) is None:
@@ -1092,7 +1105,9 @@ def handle_event(ctx: Context, event: Event) -> None:
                 EventRecord(key=rec_key, user_id=user_id, event_name=name, payload=payload)
             )
             ctx.session.flush()
-    granted = _apply_rules(ctx, point_rules_, event, payload, key, user_id) if point_rules_ else 0
+    granted = (
+        _apply_rules(ctx, point_rules_, event, payload, key, user_id, at) if point_rules_ else 0
+    )
     candidates: dict[int, _Badge] = {}
     for badge in maybe:
         if any(
@@ -1116,9 +1131,9 @@ def handle_event(ctx: Context, event: Event) -> None:
                 for req in group["requirements"]
             ):
                 candidates.setdefault(badge.id, badge)
-    _evaluate(ctx, user_id, key, list(candidates.values()), points)
+    _evaluate(ctx, user_id, key, list(candidates.values()), points, at)
     if granted and index.levels and points is not None:
-        _check_levels(ctx, user_id, points, index.levels)
+        _check_levels(ctx, user_id, points, index.levels, at)
 
 
 # -- levels --------------------------------------------------------------------------------------
