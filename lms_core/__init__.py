@@ -21,12 +21,15 @@ from lms_core.errors import Forbidden
 from lms_core.errors import Invalid
 from lms_core.errors import LMSError
 from lms_core.errors import NotFound
+from lms_core.errors import PluginError
 from lms_core.errors import Rejected
 from lms_core.hooks.markers import hookimpl
 from lms_core.hooks.markers import hookspec
 from lms_core.limits import TooLong
 from lms_core.limits import check_json
 from lms_core.limits import check_length
+from lms_core.settings import SettingsInvalid
+from lms_core.settings import setting
 
 __version__ = "0.1.0"
 
@@ -46,11 +49,14 @@ __all__ = [
     "LessonKind",
     "NotFound",
     "Permission",
+    "PluginError",
     "Rejected",
+    "SettingsInvalid",
     "TooLong",
     "__version__",
     "check_json",
     "check_length",
     "hookimpl",
     "hookspec",
+    "setting",
 ]

@@ -469,14 +469,53 @@ def plugins_disable(env: Env, name: str) -> None:
 @pass_env
 def plugins_purge(env: Env, name: str, yes: bool) -> None:
     """Drop a disabled plugin's tables and settings (cannot be undone)."""
+    from lms_core.services.plugins import check_purgeable
     from lms_core.services.plugins import purge_plugin
 
+    check_purgeable(env.lms, name)  # an enabled plugin is refused before anyone is asked
     if not yes:
         click.confirm(
             f"Drop every table of {name} and its settings? This cannot be undone", abort=True
         )
     tables = purge_plugin(env.lms, name)
     click.echo(f"Purged {name}: dropped {', '.join(tables) or 'no tables'}.")
+
+
+@plugins.command("new")
+@click.argument("name")
+@click.option(
+    "--directory",
+    "-d",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to make the package's folder (lms-NAME).",
+)
+@click.option("--title", help="The plugin's title (default: NAME in words).")
+def plugins_new(name: str, directory: Path, title: str | None) -> None:
+    """Write a new plugin package (a model, a migration, a page, tests) to start from."""
+    from lms_core.scaffold import new_plugin
+
+    target = new_plugin(name, directory, title)
+    click.echo(f"Wrote {target}. Next:")
+    click.echo(f"  cd {target} && pip install -e '.[test]' && pytest")
+
+
+@db.command("revision")
+@click.option("--plugin", "plugin_name", required=True, help="The plugin whose migration to write.")
+@click.option("-m", "--message", default="changes", show_default=True, help="What changed.")
+@click.option(
+    "--autogenerate/--empty",
+    default=False,
+    help="Fill it with what the plugin's models have that the database lacks.",
+)
+@pass_env
+def db_revision(env: Env, plugin_name: str, message: str, autogenerate: bool) -> None:
+    """Write a plugin's next migration into its migrations folder (read it before committing)."""
+    from lms_core.migrate import plugin_revision
+
+    path = plugin_revision(env.lms, plugin_name, message, autogenerate=autogenerate)
+    click.echo(f"Wrote {path}")
 
 
 @cli.group()

@@ -8,6 +8,7 @@ database, reached through psycopg 3.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -34,9 +35,29 @@ NAMING_CONVENTION = {
 }
 
 
+#: What :func:`utcnow` answers instead of the wall clock, when set (by :func:`set_clock`).
+_clock: Callable[[], dt.datetime] | None = None
+
+
 def utcnow() -> dt.datetime:
-    """The current time, timezone-aware in UTC (the only kind of time the core stores)."""
+    """The current time, timezone-aware in UTC (the only kind of time the core stores).
+
+    Every service (and every column default) reads the time here, so a test that freezes
+    it with :func:`set_clock` (the ``clock`` fixture of :mod:`lms_core.testing`) moves the
+    whole site's idea of "now": dates stored, deadlines, "the last 30 days", retry times.
+    """
+    if _clock is not None:
+        return _clock()
     return dt.datetime.now(dt.UTC)
+
+
+def set_clock(clock: Callable[[], dt.datetime] | None) -> None:
+    """Make :func:`utcnow` answer ``clock()`` (aware UTC datetimes); None restores real time.
+
+    For tests: the ``clock`` fixture calls it and undoes it afterwards.
+    """
+    global _clock
+    _clock = clock
 
 
 class UTCDateTime(types.TypeDecorator[dt.datetime]):

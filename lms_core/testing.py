@@ -7,7 +7,10 @@ Fixtures:
 * ``lms_config``: a :class:`~lms_core.config.Config` pointing at that database.
 * ``lms``: a fresh :class:`~lms_core.runtime.LMS` with the built-in roles; every table is
   emptied after the test, so tests never see each other's rows.
-* ``factory``: a :class:`Factory` that makes users, courses and enrollments.
+* ``factory``: a :class:`Factory` that makes users, courses and enrollments (people get no
+  password unless given one: :data:`DEFAULT_PASSWORD`).
+* ``clock``: freezes the site's time (:class:`Clock`) for behaviour that depends on dates.
+* ``lms_factory``: extra runtimes with chosen plugins loaded, migrated and enabled.
 * ``app``, ``client``, ``auth``: the web app over ``lms``, its test client and sign-in actions.
   The client (:class:`LMSClient`, which every LMS app's ``test_client()`` returns) raises
   :class:`ServerError` on any 5xx response, with the app's traceback, unless the test wraps
@@ -16,6 +19,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import os
 from collections.abc import Iterable
@@ -39,9 +43,12 @@ from lms_core.web.testclient import LMSClient
 from lms_core.web.testclient import ServerError
 
 __all__ = [
+    "Clock",
+    "DEFAULT_PASSWORD",
     "ExpectedServerErrors",
     "Factory",
     "LMSClient",
+    "assert_migrations_match_models",
     "ServerError",
     "csrf_token",
     "empty_database",
@@ -113,8 +120,24 @@ def lms(lms_config: Config) -> Iterator[LMS]:
         site.dispose()
 
 
+#: A password that passes the site's policy, for test users who sign in:
+#: ``factory.user("ann@example.com", password=DEFAULT_PASSWORD)`` then ``auth.login("ann@example.com")``.
+DEFAULT_PASSWORD = "test password 123"
+
+
 class Factory:
-    """Makes test data through the services (so it is as real as the site's own)."""
+    """Makes test data through the services (so it is as real as the site's own).
+
+    The ``factory`` fixture is one on the ``lms`` runtime; build ``Factory(site)`` for a runtime
+    of your own (``Factory(lms_factory(["my_plugin.hooks"]))``). Each call commits its own
+    transaction as the system (no permission checks), so what it made is there for the code
+    under test, and events it caused (an enrollment, a completion) have been delivered.
+    Names, e-mail addresses and course codes are numbered so that they never collide.
+
+    **Passwords:** people are made *without* a password unless you give one (hashing one takes
+    about 0.1 s, too slow to do for every person of every test). Someone who signs in through
+    the web needs ``password=DEFAULT_PASSWORD`` (or any password of 10+ characters).
+    """
 
     _seq = itertools.count(1)
 
@@ -129,6 +152,15 @@ class Factory:
         password: str | None = None,
         **profile: Any,
     ) -> User:
+        """A person, made by ``create_user``; returns the :class:`~lms_core.models.User`.
+
+        :param email: default ``user<N>@example.com``.
+        :param roles: site-wide roles (default just ``learner``).
+        :param password: None (the default) makes an account no one can sign in to with a
+            password; pass :data:`DEFAULT_PASSWORD` for one that ``auth.login`` can use.
+        :param profile: other profile fields (``name`` defaults to ``Test User <N>``;
+            ``department``, ``manager_id`` ... as ``create_user`` takes them).
+        """
         from lms_core.services.users import create_user
 
         n = next(self._seq)
@@ -138,6 +170,7 @@ class Factory:
             return create_user(ctx, email, roles=roles, password=password, **profile)
 
     def admin(self, email: str | None = None, **kwargs: Any) -> User:
+        """A person with the site-wide ``admin`` role (and ``learner``); as :meth:`user`."""
         return self.user(email, roles=("admin", "learner"), **kwargs)
 
     def course(
@@ -151,7 +184,14 @@ class Factory:
         instructors: Iterable[User] = (),
         **fields: Any,
     ) -> Course:
-        """A course made by the site; ``instructors`` get the instructor role in it."""
+        """A course with ``lessons`` required lessons (and ``optional_lessons``), published.
+
+        :param code: default ``C-<NNNN>``; ``title`` default ``Course <N>``.
+        :param publish: False leaves it a draft (learners cannot enroll).
+        :param instructors: people who get the ``instructor`` role in this course.
+        :param fields: other ``create_course`` fields (``category``, ``tags``, ...).
+        Lessons are ``course.lessons`` in order (``ctx.attach(course).lessons`` in a unit of work).
+        """
         from lms_core.services import courses
         from lms_core.services import roles
 
@@ -172,6 +212,9 @@ class Factory:
             return course
 
     def enrollment(self, user: User, course: Course, **kwargs: Any) -> Enrollment:
+        """``user`` enrolled in ``course`` through ``enroll`` (so ``lms_before_enroll`` filters
+        run and ``EnrollmentCreated`` is delivered); ``kwargs`` go to ``enroll`` (``source``,
+        ``check_capacity``). For dates, freeze time with the ``clock`` fixture first."""
         from lms_core.services.enrollments import enroll
 
         with self.lms.transaction(system=True) as ctx:
@@ -228,7 +271,7 @@ class AuthActions:
     def __init__(self, client: Any) -> None:
         self._client = client
 
-    def login(self, email: str, password: str) -> Any:
+    def login(self, email: str, password: str = DEFAULT_PASSWORD) -> Any:
         """Post the sign-in form; returns the response (302 when it worked: assert it)."""
         page = self._client.get("/auth/login")
         _assert_page(page, "/auth/login")
@@ -338,3 +381,85 @@ class EventCollector:
 def event_collector() -> EventCollector:
     """An :class:`EventCollector` to pass to ``lms_factory``."""
     return EventCollector()
+
+
+def assert_migrations_match_models(
+    site: LMS, plugin: str, tables: Iterable[str] | None = None
+) -> None:
+    """Fail, listing the differences, when plugin ``plugin``'s migrated tables differ from its models.
+
+    ``site`` must have the plugin migrated (an ``lms_factory([...])`` runtime has). A column
+    added to a model without a migration, or a migration that builds something the models do
+    not have, fails here, in the plugin's own tests, rather than on someone's site::
+
+        def test_the_migrations_build_what_the_models_describe(lms_factory):
+            assert_migrations_match_models(lms_factory(["lms_streaks.hooks"]), "streaks")
+
+    ``lms db revision --plugin NAME --autogenerate`` writes the missing migration.
+    """
+    from lms_core.migrate import plugin_schema_differences
+    from lms_core.plugins import plugin_tables
+
+    chosen = list(tables if tables is not None else plugin_tables(plugin))
+    assert chosen, f"no tables named {plugin}_* are on the metadata: are the models imported?"
+    differences = plugin_schema_differences(site, plugin, chosen)
+    assert not differences, (
+        f"{plugin}'s migrations and models differ (write a migration: "
+        f"`lms db revision --plugin {plugin} --autogenerate -m '...'`):\n"
+        + "\n".join(f"  {d!r}" for d in differences)
+    )
+
+
+class Clock:
+    """The time the site sees (:func:`lms_core.db.utcnow`), frozen, and moved by the test.
+
+    ``clock.now`` is the frozen time; ``clock.set("2026-03-01T09:00")`` jumps to another
+    (a naive time is taken as UTC), ``clock.advance(days=31)`` moves it on (keyword
+    arguments of :class:`datetime.timedelta`). Everything the services stamp or compare
+    (enrollment and completion dates, due dates, "the last N days", retry times) follows it.
+    """
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = _aware(start)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def set(self, when: dt.datetime | str) -> dt.datetime:
+        """Jump to ``when`` (a datetime or an ISO 8601 string); returns it."""
+        self.now = _aware(dt.datetime.fromisoformat(when) if isinstance(when, str) else when)
+        return self.now
+
+    def advance(self, **delta: float) -> dt.datetime:
+        """Move on by ``timedelta(**delta)`` (``days=1``, ``hours=2``); returns the new time."""
+        self.now += dt.timedelta(**delta)
+        return self.now
+
+
+def _aware(when: dt.datetime) -> dt.datetime:
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+
+
+#: Where the ``clock`` fixture starts: a Monday morning, so tests need not know today's date.
+CLOCK_START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    """Freeze the site's time at :data:`CLOCK_START` for the test; see :class:`Clock`.
+
+    ::
+
+        def test_the_recent_board_forgets_old_points(clock, ...):
+            ...  # points earned now
+            clock.advance(days=31)
+            ...  # the 30-day board no longer counts them
+    """
+    from lms_core.db import set_clock
+
+    frozen = Clock(CLOCK_START)
+    set_clock(frozen)
+    try:
+        yield frozen
+    finally:
+        set_clock(None)

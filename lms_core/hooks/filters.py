@@ -46,8 +46,9 @@ def lms_before_course_completion(ctx: Context, enrollment: Enrollment) -> None:
 
     Plugins add completion criteria here (a passed quiz, an attendance record). Raise
     ``Rejected(reason)`` to keep the course open; the completion is checked again the next
-    time the learner completes a lesson or :func:`lms_core.services.progress.recheck_completion`
-    is called.
+    time the learner completes a lesson, or when your plugin calls
+    :func:`lms_core.services.progress.check_completion` (``check_completion(ctx, enrollment)``,
+    for instance once the quiz is passed).
 
     :param ctx: the unit of work.
     :param enrollment: the enrollment about to complete (``enrollment.user``, ``.course``).

@@ -25,7 +25,9 @@ def lms_privacy_export(ctx: Context, user: User) -> dict[str, Any] | None:
     :param ctx: read access through ``ctx.session``.
     :param user: whose data.
     :returns: a JSON-serialisable dict of everything the plugin holds about the user, or None
-        when it holds nothing. The export puts it under the plugin's name.
+        when it holds nothing. The export puts it under the plugin's name:
+        ``export["plugins"]["badges"]`` is what the badges plugin returned (plugins that
+        return None are left out).
 
     .. versionadded:: 0.1
     """

@@ -25,6 +25,9 @@ def run_migrations_online() -> None:
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
             version_table=config.attributes.get("version_table", "alembic_version"),
+            # `lms db revision --plugin NAME` compares only that plugin's tables.
+            include_name=config.attributes.get("include_name"),
+            include_object=config.attributes.get("include_object"),
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -49,6 +49,7 @@ __all__ = [
     "migrate_plugin",
     "settings_for",
     "save_settings",
+    "check_purgeable",
 ]
 
 log = logging.getLogger(__name__)
@@ -299,12 +300,11 @@ def disable_plugin(
     return True
 
 
-def purge_plugin(lms: LMS, name: str, actor: User | None = None) -> list[str]:
-    """Drop a disabled plugin's tables and forget its state. Returns the dropped tables."""
-    from lms_core.plugins import plugin_tables
+def check_purgeable(lms: LMS, name: str) -> None:
+    """Raise unless plugin ``name`` may be purged now: installed, and disabled.
 
-    with lms.transaction(actor, system=actor is None) as ctx:
-        _check_actor(ctx)
+    ``lms plugins purge`` asks this before it asks for confirmation.
+    """
     lms.refresh_plugins(force=True)
     if lms.plugin_enabled(name):
         raise PluginError(f"{name} is enabled; disable it before purging its data.")
@@ -312,6 +312,15 @@ def purge_plugin(lms: LMS, name: str, actor: User | None = None) -> list[str]:
         raise NotFound(
             f"No plugin called {name!r} is installed (its code is needed to remove its tables)."
         )
+
+
+def purge_plugin(lms: LMS, name: str, actor: User | None = None) -> list[str]:
+    """Drop a disabled plugin's tables and forget its state. Returns the dropped tables."""
+    from lms_core.plugins import plugin_tables
+
+    with lms.transaction(actor, system=actor is None) as ctx:
+        _check_actor(ctx)
+    check_purgeable(lms, name)
     info = lms.plugins.loaded[name].info
     existing = set(sa_inspect(lms.engine).get_table_names())
     tables = [t for t in plugin_tables(name) if t in existing]
@@ -395,9 +404,11 @@ def plugin_statuses(lms: LMS) -> list[PluginStatus]:
 
 
 def settings_for(lms: LMS, name: str) -> Any:
-    """The plugin's settings object: config values overlaid with the admin's saved ones."""
-    from lms_core.serde import converter
-    from lms_core.serde import describe_errors
+    """The plugin's settings object: config values overlaid with the admin's saved ones.
+
+    Raises :class:`~lms_core.settings.SettingsInvalid` naming each bad setting and why.
+    """
+    from lms_core.settings import structure_settings
 
     info = lms.plugins.loaded[name].info
     if info.settings is None:
@@ -407,30 +418,24 @@ def settings_for(lms: LMS, name: str) -> Any:
         row = session.get(PluginState, name)
         if row is not None and row.settings:
             data.update(row.settings)
-    try:
-        return converter.structure(data, info.settings)
-    except Exception as exc:
-        raise PluginError(
-            f"Settings of {name} are invalid: " + "; ".join(describe_errors(exc))
-        ) from None
+    return structure_settings(name, info.settings, data)
 
 
 def save_settings(lms: LMS, name: str, values: dict[str, Any], actor: User | None = None) -> Any:
-    """Validate and store a plugin's settings (the admin page's form)."""
+    """Validate and store a plugin's settings (the admin page's form).
+
+    ``values`` are checked as :func:`lms_core.settings.structure_settings` does (a refusal is a
+    :class:`~lms_core.settings.SettingsInvalid` naming each setting); nothing is stored then.
+    """
     from lms_core.serde import converter
-    from lms_core.serde import describe_errors
+    from lms_core.settings import structure_settings
 
     if name not in lms.plugins.loaded:
         raise NotFound(f"No plugin called {name!r} is installed.")
     info = lms.plugins.loaded[name].info
     if info.settings is None:
         raise PluginError(f"{name} has no settings.")
-    try:
-        settings: Any = converter.structure(values, info.settings)
-    except Exception as exc:
-        raise PluginError(
-            f"Settings of {name} are invalid: " + "; ".join(describe_errors(exc))
-        ) from None
+    settings: Any = structure_settings(name, info.settings, values)
     with lms.transaction(actor, system=actor is None) as ctx:
         if not ctx.system and ctx.actor is None:
             raise Forbidden("Sign in to change plugin settings.")

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-import typing
 from pathlib import Path
 from typing import Any
 
-import attrs
 from flask import Blueprint
 from flask import abort
 from flask import flash
@@ -67,6 +65,9 @@ from lms_core.services.audit import audit_query
 from lms_core.services.permissions import Explanation
 from lms_core.services.permissions import explain
 from lms_core.services.permissions import registry
+from lms_core.settings import SettingField
+from lms_core.settings import SettingsInvalid
+from lms_core.settings import setting_fields
 from lms_core.web.db import client_address
 from lms_core.web.db import db
 from lms_core.web.db import lms
@@ -1059,29 +1060,22 @@ def audit() -> Any:
 # -- plugins ------------------------------------------------------------------------------
 
 
-_INPUT_TYPES: dict[Any, str] = {str: "text", int: "number", float: "number", bool: "checkbox"}
-
-
-def _settings_fields(cls: type) -> list[tuple[str, str, Any]]:
-    """(name, input type, python type) of a settings class's str/int/float/bool fields."""
-    hints = typing.get_type_hints(cls)
-    out = []
-    for f in attrs.fields(cls):
-        kind = hints.get(f.name, f.type)
-        if kind in _INPUT_TYPES:
-            out.append((f.name, _INPUT_TYPES[kind], kind))
-    return out
+def _settings_fields(cls: type) -> list[SettingField]:
+    """The settings of ``cls`` that the form edits (str, int, float and bool ones)."""
+    return [f for f in setting_fields(cls) if f.input is not None]
 
 
 def _plugins_page(
     status: int = 200,
     inputs: dict[str, dict[str, Any]] | None = None,
     errors: dict[str, str] | None = None,
+    field_errors: dict[str, dict[str, str]] | None = None,
 ) -> Any:
     runtime = lms()
     statuses = plugin_service.plugin_statuses(runtime)
     settings: dict[str, dict[str, Any]] = {}
     setting_errors = dict(errors or {})
+    problems = dict(field_errors or {})
     for st in statuses:
         plugin = runtime.plugins.loaded.get(st.name)
         cls = plugin.info.settings if plugin is not None else None
@@ -1091,12 +1085,19 @@ def _plugins_page(
         current: dict[str, Any] = {}
         try:
             obj = plugin_service.settings_for(runtime, st.name)
-            current = {name: getattr(obj, name) for name, _t, _k in fields}
+            current = {f.name: getattr(obj, f.name) for f in fields}
+        except SettingsInvalid as exc:
+            setting_errors.setdefault(st.name, exc.message)
+            problems.setdefault(st.name, exc.problems)
         except LMSError as exc:
             setting_errors.setdefault(st.name, exc.message)
         if inputs and st.name in inputs:
             current.update(inputs[st.name])
-        settings[st.name] = {"fields": fields, "values": current}
+        settings[st.name] = {
+            "fields": fields,
+            "values": current,
+            "errors": problems.get(st.name, {}),
+        }
     return (
         render_template(
             "admin/plugins.html",
@@ -1149,29 +1150,17 @@ def plugin_settings(name: str) -> Any:
     plugin = runtime.plugins.loaded.get(name)
     if plugin is None or plugin.info.settings is None:
         abort(404)
-    typed: dict[str, Any] = {}
-    values: dict[str, Any] = {}
-    problems: list[str] = []
-    for field_name, _input, kind in _settings_fields(plugin.info.settings):
-        raw = request.form.get(f"s-{field_name}")
-        if kind is bool:
-            typed[field_name] = values[field_name] = raw is not None
-            continue
-        raw = (raw or "").strip()
-        typed[field_name] = raw
-        if kind is str:
-            values[field_name] = raw
-            continue
-        try:
-            values[field_name] = kind(raw)
-        except ValueError:
-            expected = "a whole number" if kind is int else "a number"
-            problems.append(f"{field_name}: {excerpt(raw)} is not {expected}.")
-    if problems:
-        message = f"Settings of {name} are invalid: " + "; ".join(problems)
-        return _plugins_page(400, {name: typed}, {name: message})
+    typed: dict[str, Any] = {}  # what the form shows again if it is refused
+    for spec in _settings_fields(plugin.info.settings):
+        raw = request.form.get(f"s-{spec.name}")
+        if spec.kind is bool:
+            typed[spec.name] = raw is not None
+        else:
+            typed[spec.name] = (raw or "").strip()
     try:
-        plugin_service.save_settings(runtime, name, values, _actor())
+        plugin_service.save_settings(runtime, name, dict(typed), _actor())
+    except SettingsInvalid as exc:
+        return _plugins_page(400, {name: typed}, {name: exc.message}, {name: exc.problems})
     except LMSError as exc:
         return _plugins_page(400, {name: typed}, {name: exc.message})
     flash(f"The settings of {name} were saved.", "success")

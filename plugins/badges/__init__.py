@@ -7,48 +7,54 @@ from pathlib import Path
 from typing import Any
 
 from attrs import Attribute
-from attrs import field
 from attrs import frozen
 
 from lms_core import Permission
 from lms_core import PluginInfo
+from lms_core import setting
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-
-
-class SettingProblem(Exception):
-    """A badges setting out of range (the plugin settings page shows the message)."""
-
-
-def _between(low: int, high: int) -> Any:
-    def check(_instance: Any, attribute: Attribute[int], value: int) -> None:
-        if not low <= value <= high:
-            raise SettingProblem(f"{attribute.name} is from {low} to {high}, not {value}")
-
-    return check
 
 
 def _stripped(value: str) -> str:
     return value.strip()
 
 
-def _email_or_empty(_instance: Any, attribute: Attribute[str], value: str) -> None:
+def _email_or_empty(_instance: Any, _attribute: Attribute[str], value: str) -> None:
     if value and (len(value) > 254 or not _EMAIL.fullmatch(value)):
-        raise SettingProblem(f"{attribute.name} is an email address (or empty), not {value!r}")
+        raise ValueError("must be an email address, or empty")
 
 
 @frozen(kw_only=True)
 class BadgesSettings:
     """Site-wide switches for gamification."""
 
-    leaderboards_enabled: bool = True
-    #: The "recent" leaderboard covers this many days.
-    recent_days: int = field(default=30, validator=_between(1, 3650))
-    #: Largest accepted badge image upload, in kilobytes.
-    max_image_kb: int = field(default=256, validator=_between(1, 16 * 1024))
-    #: The Open Badges issuer's contact address (the issuer Profile's ``email``); empty
-    #: means the site's mail sender.
-    issuer_email: str = field(default="", converter=_stripped, validator=_email_or_empty)
+    leaderboards_enabled: bool = setting(
+        True,
+        label="Leaderboards",
+        help="Show the site and course leaderboards to learners.",
+    )
+    recent_days: int = setting(
+        30,
+        label="Recent days",
+        help='The "recent" leaderboard covers this many days.',
+        min=1,
+        max=3650,
+    )
+    max_image_kb: int = setting(
+        256,
+        label="Largest badge image (KB)",
+        help="Largest accepted badge image upload, in kilobytes.",
+        min=1,
+        max=16 * 1024,
+    )
+    issuer_email: str = setting(
+        "",
+        label="Issuer email",
+        help="The Open Badges issuer's contact address; empty means the site's mail sender.",
+        converter=_stripped,
+        validator=_email_or_empty,
+    )
 
 
 PLUGIN = PluginInfo(

@@ -662,7 +662,7 @@ def test_plugin_settings_form_validates_and_saves(lms_factory, factory):
     )
     assert bad.status_code == 400
     html = bad.get_data(as_text=True)
-    assert "limit: &#39;many&#39; is not a whole number" in html
+    assert "Setting &#39;Limit&#39; (limit): must be a whole number, not &#39;many&#39;" in html
     assert 'value="many"' in html and 'value="hi there"' in html
     assert settings_for(site, "tuned") == TunedSettings()
     good = client.post(
