@@ -269,6 +269,33 @@ def test_a_plugins_writes_commit_with_its_delivery_so_redelivery_is_harmless(lms
         assert session.get(Delivery, delivery.id).status == DeliveryStatus.DELIVERED
 
 
+def test_a_plugin_failing_after_writing_leaves_nothing_and_the_rest_of_its_batch_commits(
+    lms_factory, factory, monkeypatch
+):
+    # Batches are tried without a savepoint per delivery; a writing plugin's failure sends
+    # the whole batch round again with one, so only the failed delivery's writes are undone.
+    from sample_plugins.notes import hooks as notes_hooks
+
+    site = lms_factory(["sample_plugins.notes.hooks", "sample_plugins.recorder"])
+    learner = factory.user()
+    good, bad = factory.course(lessons=1), factory.course(lessons=1)
+    monkeypatch.setattr(notes_hooks, "FAIL_AFTER_WRITING_FOR", bad.code)
+    with site.transaction(learner) as ctx:  # both completions are delivered in one batch
+        for course in (good, bad):
+            enrollment = enrollments.enroll(ctx, learner, course)
+            progress.complete_lesson(ctx, enrollment, ctx.attach(course).lessons[0])
+    with site.session() as session:
+        notes = session.execute(select(sa_table(site, "notes_entries").c.text)).scalars().all()
+        deliveries = {
+            (d.plugin, d.status, d.attempts)
+            for d in session.scalars(select(Delivery).where(Delivery.plugin == "notes"))
+        }
+    assert notes == [f"Completed {good.code}"]
+    assert (("notes", DeliveryStatus.DELIVERED, 1)) in deliveries
+    assert (("notes", DeliveryStatus.PENDING, 1)) in deliveries  # to be retried, once
+    assert "CourseCompleted" in [type(e).__name__ for e in recorder.RECEIVED]
+
+
 def sa_table(site, name):
     from lms_core.db import Base
 

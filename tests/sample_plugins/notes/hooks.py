@@ -10,6 +10,8 @@ from .models import NotesEntry
 
 #: Tests set this to make the handler slow (to widen race windows).
 DELAY = 0.0
+#: Tests set this to a course code: the handler writes its note for that course, then fails.
+FAIL_AFTER_WRITING_FOR: str | None = None
 
 
 @hookimpl
@@ -25,6 +27,9 @@ def lms_on_course_completed(event, ctx):
             text=f"Completed {event.course_code}",
         )
     )
+    if event.course_code == FAIL_AFTER_WRITING_FOR:
+        ctx.session.flush()  # the half-written note reaches the database before the failure
+        raise RuntimeError(f"notes failed after writing for {event.course_code}")
 
 
 @hookimpl
