@@ -11,11 +11,12 @@ from lms_core.services.audit import audit
 from sqlalchemy import select
 
 if TYPE_CHECKING:
+    from flask import Blueprint
     from lms_core.context import Context
     from lms_core.events import CourseCompleted
     from lms_core.models import User
 
-__all__ = ["CONGRATULATED", "lms_on_course_completed", "lms_nav_items"]
+__all__ = ["CONGRATULATED", "lms_on_course_completed", "lms_nav_items", "lms_register_blueprints"]
 
 #: The audit action this plugin writes.
 CONGRATULATED = "hello.congratulated"
@@ -52,3 +53,10 @@ def lms_nav_items(user: User | None) -> list[NavItem]:
     if user is None:
         return []
     return [NavItem(label="Hello", endpoint="hello.index")]
+
+
+@hookimpl
+def lms_register_blueprints() -> list[Blueprint]:
+    from lms_hello.views import bp
+
+    return [bp]

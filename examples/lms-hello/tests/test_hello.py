@@ -173,3 +173,30 @@ def test_disabled_plugin_does_nothing(site: LMS, make: Factory) -> None:
     complete_course(site, make)
     assert len(congratulations(site)) == 1
     assert hello_nav(site, user) != []
+
+
+def test_the_hello_page_lists_the_congratulations_of_whoever_is_signed_in(
+    site: LMS, make: Factory
+) -> None:
+    from lms_core.testing import DEFAULT_PASSWORD
+    from lms_core.testing import AuthActions
+    from lms_core.testing import text_of
+    from lms_core.web import create_app
+
+    learner = make.user("ann@example.com", password=DEFAULT_PASSWORD)
+    course = make.course(lessons=1)
+    enrollment = make.enrollment(learner, course)
+    with site.transaction(learner) as ctx:
+        assert progress.complete_lesson(ctx, enrollment, ctx.attach(course).lessons[0])
+    make.user("bo@example.com", password=DEFAULT_PASSWORD)  # completed nothing
+    app = create_app(lms=site)
+    app.config.update(TESTING=True)
+    client = app.test_client()
+    auth = AuthActions(client)
+    assert client.get("/hello/").status_code == 302  # to the sign-in page
+    assert auth.login("ann@example.com").status_code == 302
+    assert course.code in text_of(client.get("/hello/"), status=200)
+    assert auth.logout().status_code == 302
+    assert auth.login("bo@example.com").status_code == 302
+    page = text_of(client.get("/hello/"), status=200)
+    assert course.code not in page and "Complete a course" in page
