@@ -33,6 +33,7 @@ from wtforms import StringField
 
 from lms_core import limits
 from lms_core import outbox
+from lms_core.db import utcnow
 from lms_core.errors import LMSError
 from lms_core.importer import import_users_csv
 from lms_core.limits import DB_INT_MAX
@@ -379,6 +380,7 @@ def _user_details(user: User) -> dict[str, Any]:
         "enrollment_total": enrollment_total,
         "assignments": assignments.all(),
         "permission_names": sorted(registry(lms().hooks)),
+        "now": utcnow(),  # due dates are worded by the due_date macro: "Overdue since ..."
     }
 
 
