@@ -900,6 +900,33 @@ def _once_key(badge_id: int, user_id: int) -> str:
     return f"class:{badge_id}:user:{user_id}"
 
 
+def _not_yet_awarded(
+    candidates: Iterable[_Badge],
+    user_id: int,
+    cause_key: str,
+    held: Iterable[int],
+    awards: Iterable[tuple[int, str, Any, Any]],
+) -> list[tuple[_Badge, str]]:
+    """The candidates this cause could still award, each with its award's source key.
+
+    A once-only class is keyed on (class, user) and skipped while held; a repeatable one is
+    keyed on (class, user, cause), so the same cause never awards it twice.
+    """
+    held = set(held)
+    used = {key for _b, key, _r, _e in awards}
+    todo = []
+    for badge in candidates:
+        if badge.repeatable:
+            key = f"class:{badge.id}:user:{user_id}:cause:{cause_key}"
+        else:
+            key = _once_key(badge.id, user_id)
+            if badge.id in held:
+                continue
+        if key not in used:
+            todo.append((badge, key))
+    return todo
+
+
 def _evaluate(
     ctx: Context,
     user_id: int,
@@ -912,18 +939,7 @@ def _evaluate(
     now = utcnow()
     awards = _user_awards(ctx, user_id)
     held = _held(awards, now)
-    keys = {key for _b, key, _r, _e in awards}
-    todo = []
-    for badge in candidates:
-        if badge.repeatable:
-            key = f"class:{badge.id}:user:{user_id}:cause:{cause_key}"
-        else:
-            key = _once_key(badge.id, user_id)
-            if badge.id in held:
-                continue
-        if key in keys:
-            continue
-        todo.append((badge, key))
+    todo = _not_yet_awarded(candidates, user_id, cause_key, held, awards)
     if not todo:
         return []
     facts = _facts(ctx, user_id, [b.criteria for b, _k in todo], held, points)
@@ -1479,17 +1495,7 @@ def _award_from_state(
 ) -> None:
     held = _held(state.awards, utcnow())
     now = at or utcnow()  # an award earned by a past event is dated by that event
-    used = {k for _b, k, _r, _e in state.awards}
-    todo = []
-    for badge in candidates:
-        if badge.repeatable:
-            source_key = f"class:{badge.id}:user:{user_id}:cause:{cause_key}"
-        else:
-            source_key = _once_key(badge.id, user_id)
-            if badge.id in held:
-                continue
-        if source_key not in used:
-            todo.append((badge, source_key))
+    todo = _not_yet_awarded(candidates, user_id, cause_key, held, state.awards)
     if not todo:
         return
     facts = rules.Facts(
