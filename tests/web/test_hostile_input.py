@@ -350,3 +350,65 @@ def test_a_query_parameter_given_twice_is_refused_naming_it(client, headers):
     body = _problem(client.get("/api/v1/courses?q=a&q=b", headers=headers), 422)
     assert body["field"] == "q" and "given 2 times" in body["detail"]
     assert client.get("/api/v1/courses?other=a&other=b", headers=headers).status_code == 200
+
+
+# -- the pages issue 9 added: My team and "why can or can't they" -------------------------
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        (f"?page={HUGE}", 422),  # the page number is refused, naming page
+        ("?page=-3", 422),
+        # filters no select offers are ignored: the page shows the whole team
+        (f"?course={HUGE}", 200),
+        ("?course=" + "9" * 5000, 200),
+        ("?show=%ED%A0%80", 200),
+        ("?show=" + "x" * 100_000, 200),
+        ("?all=1&show=overdue&course=abc", 200),
+    ],
+)
+def test_odd_queries_on_my_team_are_answered_without_a_server_error(
+    client, auth, factory, query, status
+):
+    manager = factory.user("mo@example.com", password=PASSWORD, name="Mo")
+    factory.user("rae@example.com", manager_id=manager.id)
+    assert auth.login("mo@example.com", PASSWORD).status_code == 302
+    response = client.get("/team/" + query)
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "named"),
+    [
+        ("?permission=course.edit&course=" + "C" * 100_000, 400, "course"),
+        ("?permission=" + "p" * 100_000, 400, "permission"),
+        ("?permission=course.edit&course=%ED%A0%80", 400, "course"),
+        ("?permission=%00", 422, "permission"),
+    ],
+)
+def test_odd_questions_to_explain_are_refused_naming_the_field(
+    client, auth, admin, query, status, named
+):
+    assert auth.login("ada@example.com", PASSWORD).status_code == 302
+    response = client.get(f"/admin/users/{admin.id}" + query)
+    assert response.status_code == status
+    assert named in response.get_data(as_text=True).lower()
+
+
+def test_a_due_date_nobody_can_mean_on_my_team_is_refused_naming_it(client, auth, factory):
+    manager = factory.user("mo@example.com", password=PASSWORD, name="Mo")
+    report = factory.user("rae@example.com", manager_id=manager.id)
+    course = factory.course()
+    assert auth.login("mo@example.com", PASSWORD).status_code == 302
+    token = csrf_token(client, "/team/")
+    for due in ("99999-01-01", "2026-02-30", "%ED%A0%80", "1" * 5000):
+        response = client.post(
+            "/team/enroll",
+            data={
+                "csrf_token": token,
+                "people": str(report.id),
+                "course": str(course.id),
+                "due_date": due,
+            },
+        )
+        assert response.status_code == 400, (due, response.status_code)
+        assert "date" in response.get_data(as_text=True).lower()
