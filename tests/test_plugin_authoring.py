@@ -150,6 +150,13 @@ def test_plugins_new_refuses_a_name_the_loader_would_refuse(tmp_path, name) -> N
         new_plugin(name, tmp_path)
 
 
+def test_plugins_new_refuses_the_name_of_an_installed_plugin(tmp_path) -> None:
+    result = CliRunner().invoke(cli, ["plugins", "new", "badges", "-d", str(tmp_path)])
+    assert result.exit_code != 0 and isinstance(result.exception, Invalid)
+    assert "A plugin called badges is installed already" in result.exception.message
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_plugins_new_does_not_write_over_a_folder(tmp_path) -> None:
     (tmp_path / "lms-streaks").mkdir()
     result = CliRunner().invoke(cli, ["plugins", "new", "streaks", "-d", str(tmp_path)])

@@ -25,13 +25,27 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{1,49}$")
 def new_plugin(name: str, directory: Path, title: str | None = None) -> Path:
     """Write plugin ``name``'s package into ``directory/lms-<name>``; returns that folder.
 
-    Refuses a name the loader would refuse, and a folder that exists already.
+    Refuses a name the loader would refuse, the name of an installed plugin, and a folder
+    that exists already.
     """
     from lms_core import __version__
 
     if not _NAME.fullmatch(name):
         raise Invalid(
             f"{name!r} is no plugin name: 2-50 of a-z, 0-9 and _, starting with a letter.",
+            field="name",
+        )
+    from importlib.metadata import entry_points
+
+    from lms_core.plugins import ENTRY_POINT_GROUP
+
+    taken = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    if name in taken:
+        owner = taken[name].dist
+        raise Invalid(
+            f"A plugin called {name} is installed already"
+            + (f" (from {owner.name})" if owner is not None else "")
+            + "; two plugins may not share a name (their tables and settings would clash).",
             field="name",
         )
     dist = "lms-" + name.replace("_", "-")
