@@ -168,6 +168,8 @@ def _attempt_batch(
         ctx = Context(session=session, hooks=lms.hooks, system=True, lms=lms)
         done = 0
         changes: list[dict[str, Any]] = []
+        # Each event is structured once for all the plugins it goes to (events are frozen).
+        loaded: dict[int, Event] = {}
         for delivery, row in rows:
             change: dict[str, Any] = {
                 "id": delivery.id,
@@ -189,7 +191,9 @@ def _attempt_batch(
                 continue
             call, wants_ctx = handler
             try:
-                event = load_event(row.name, row.payload)
+                event = loaded.get(row.id)
+                if event is None:
+                    event = loaded[row.id] = load_event(row.name, row.payload)
                 if wants_ctx and isolate:
                     # The plugin writes through ctx.session: a savepoint keeps a failure's
                     # writes out while the rest of the batch commits.
