@@ -24,9 +24,11 @@ import itertools
 import os
 from collections.abc import Iterable
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
 
@@ -49,6 +51,7 @@ __all__ = [
     "Factory",
     "LMSClient",
     "assert_migrations_match_models",
+    "count_statements",
     "ServerError",
     "csrf_token",
     "empty_database",
@@ -381,6 +384,28 @@ class EventCollector:
 def event_collector() -> EventCollector:
     """An :class:`EventCollector` to pass to ``lms_factory``."""
     return EventCollector()
+
+
+@contextmanager
+def count_statements(lms: LMS) -> Iterator[list[str]]:
+    """Collect the SQL statements ``lms`` sends while the block runs (for query-count tests).
+
+    ::
+
+        with count_statements(site) as seen:
+            client.get("/")
+        assert len(seen) <= 2, seen
+    """
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    sa_event.listen(lms.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa_event.remove(lms.engine, "before_cursor_execute", record)
 
 
 def assert_migrations_match_models(

@@ -7,29 +7,11 @@ levels) add statements, so a site with more badges pays nothing more per event.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
-
 from lms_core.events import CourseCompleted
-from lms_core.runtime import LMS
+from lms_core.testing import count_statements
 from plugins.badges import services
-
-
-@contextmanager
-def counting(site: LMS) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(site.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(site.engine, "before_cursor_execute", record)
 
 
 def define(bx: Any, courses: list[Any], count: int, start: int = 0) -> None:
@@ -76,7 +58,7 @@ def statements_per_delivery(site: Any, bx: Any, course: Any) -> tuple[int, int]:
     for _time in ("first", "again"):
         with bx.system() as ctx:
             services._index(ctx)  # as in a delivery batch, where it is made once
-            with counting(site) as seen:
+            with count_statements(site) as seen:
                 services.handle_event(ctx, completed)
                 ctx.session.flush()
             counts.append(len(seen))

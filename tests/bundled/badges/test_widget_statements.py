@@ -8,36 +8,20 @@ one badge and one level as for one with sixty badges, twenty levels and forty aw
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import event
 from sqlalchemy import insert
 
 from lms_core.runtime import LMS
 from lms_core.testing import AuthActions
 from lms_core.testing import Factory
+from lms_core.testing import count_statements
 from lms_core.web import create_app
 from plugins.badges import services
 from plugins.badges.models import LedgerEntry
 
 PASSWORD = "correct horse battery"
-
-
-@contextmanager
-def counting(site: LMS) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(site.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(site.engine, "before_cursor_execute", record)
 
 
 def badges_data(
@@ -77,7 +61,7 @@ def dashboard_statements(site: LMS, email: str) -> tuple[list[str], str]:
     assert response.status_code == 302
     first = client.get("/")  # warm the caches that fill once per process
     assert first.status_code == 200
-    with counting(site) as seen:
+    with count_statements(site) as seen:
         page = client.get("/")
     assert page.status_code == 200
     return seen, page.get_data(as_text=True)
