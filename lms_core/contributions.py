@@ -9,6 +9,7 @@ from typing import Any
 
 from attrs import field
 from attrs import frozen
+from attrs.validators import in_
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -29,6 +30,8 @@ __all__ = [
     "AuthProvider",
     "LessonKind",
     "NavItem",
+    "NOTIFICATION_CHANNELS",
+    "NotificationKind",
     "Panel",
     "Permission",
     "PluginInfo",
@@ -163,3 +166,26 @@ class AuthProvider:
     name: str
     label: str
     login_endpoint: str
+
+
+#: How a person may be told about a kind of notification: not at all, in the site (the bell
+#: and the list), by an email each (and in the site), or folded into one daily digest mail
+#: (and in the site).
+NOTIFICATION_CHANNELS = ("off", "site", "email", "digest")
+
+
+@frozen(kw_only=True)
+class NotificationKind:
+    """A kind of notification a plugin sends with :func:`lms_core.services.notifications.notify`.
+
+    ``name`` is ``<plugin>.<kind>`` (``badges.awarded``; the core's own are ``core.*``);
+    ``title`` and ``description`` are what people read on their preferences page;
+    ``default`` is the channel of everyone who has not chosen one (one of
+    :data:`NOTIFICATION_CHANNELS`). An admin may change the default and make a kind
+    mandatory (it cannot then be turned off).
+    """
+
+    name: str
+    title: str
+    description: str = ""
+    default: str = field(default="site", validator=in_(NOTIFICATION_CHANNELS))

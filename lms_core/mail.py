@@ -18,15 +18,24 @@ import smtplib
 import ssl
 import threading
 from collections.abc import Callable
+from collections.abc import Iterator
 from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait
+from contextlib import contextmanager
 from email.message import EmailMessage
 from typing import Any
 
 from lms_core.config import MailConfig
 
-__all__ = ["send_mail", "send_mail_later", "send_mail_logged", "run_later", "drain"]
+__all__ = [
+    "smtp_connection",
+    "send_mail",
+    "send_mail_later",
+    "send_mail_logged",
+    "run_later",
+    "drain",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +47,20 @@ _pool: ThreadPoolExecutor | None = None
 _pending: set[Future[None]] = set()
 
 
+@contextmanager
+def smtp_connection(config: MailConfig) -> Iterator[smtplib.SMTP]:
+    """One connection to the mail server, signed in as configured, for several messages.
+
+    Raises ``OSError``/``smtplib.SMTPException`` when the server cannot be reached.
+    """
+    with smtplib.SMTP(config.host, config.port, timeout=15) as smtp:
+        if config.use_tls:
+            smtp.starttls(context=ssl.create_default_context())
+        if config.username:
+            smtp.login(config.username, config.password or "")
+        yield smtp
+
+
 def send_mail(config: MailConfig, to: str, subject: str, body: str) -> None:
     """Send a plain-text message. Raises ``OSError``/``smtplib.SMTPException`` on failure."""
     message = EmailMessage()
@@ -45,11 +68,7 @@ def send_mail(config: MailConfig, to: str, subject: str, body: str) -> None:
     message["To"] = to
     message["Subject"] = subject
     message.set_content(body)
-    with smtplib.SMTP(config.host, config.port, timeout=15) as smtp:
-        if config.use_tls:
-            smtp.starttls(context=ssl.create_default_context())
-        if config.username:
-            smtp.login(config.username, config.password or "")
+    with smtp_connection(config) as smtp:
         smtp.send_message(message)
     log.info("sent %r to %s", subject, to)  # never the body: it may hold a sign-in link
 

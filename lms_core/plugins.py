@@ -35,6 +35,7 @@ from packaging.version import Version
 from lms_core import default_api_auth
 from lms_core import default_lessons
 from lms_core import default_nav
+from lms_core import default_notifications
 from lms_core import default_permissions
 from lms_core.contributions import PluginInfo
 from lms_core.db import Base
@@ -65,6 +66,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, ModuleType], ...] = (
     ("core.lessons", default_lessons),
     ("core.nav", default_nav),
     ("core.api_auth", default_api_auth),
+    ("core.notifications", default_notifications),
 )
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,49}$")

@@ -19,6 +19,7 @@ from lms_core.errors import Rejected
 if TYPE_CHECKING:
     from lms_core.context import Context
     from lms_core.contributions import LessonKind
+    from lms_core.contributions import NotificationKind
     from lms_core.contributions import Permission
     from lms_core.contributions import PluginInfo
     from lms_core.events import Event
@@ -142,6 +143,29 @@ class Hooks:
         kinds: dict[str, LessonKind] = {}
         for kind in self.collect("lms_register_lesson_kinds"):
             kinds.setdefault(kind.name, kind)
+        return kinds
+
+    def notification_kinds(self, *, include_disabled: bool = False) -> dict[str, NotificationKind]:
+        """Kinds by name from ``lms_register_notification_kinds``, first declaration winning.
+
+        A kind must be named after the plugin declaring it (``<plugin>.<kind>``; the core's
+        default plugins ``core.*``); others are left out and logged.
+        """
+        kinds: dict[str, NotificationKind] = {}
+        for plugin, fn in self.implementations(
+            "lms_register_notification_kinds", include_disabled=include_disabled
+        ):
+            owner = plugin.split(".", 1)[0]
+            for kind in fn() or ():
+                if not kind.name.startswith(f"{owner}.") or kind.name in kinds:
+                    log.error(
+                        "plugin %s: notification kind %r ignored (%s)",
+                        plugin,
+                        kind.name,
+                        "declared twice" if kind.name in kinds else f"name it {owner}.<kind>",
+                    )
+                    continue
+                kinds[kind.name] = kind
         return kinds
 
     def before_enroll(self, ctx: Context, user: User, course: Course, source: str) -> None:

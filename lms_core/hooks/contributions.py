@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from flask import Blueprint
 
     from lms_core.contributions import LessonKind
+    from lms_core.contributions import NotificationKind
     from lms_core.contributions import Permission
 
 
@@ -81,6 +82,25 @@ def lms_register_models() -> list[type]:
     reference ``users``. Schema changes ship as Alembic revisions in ``PluginInfo.migrations``.
 
     :returns: model classes.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def lms_register_notification_kinds() -> list[NotificationKind]:
+    """Called when the kinds of notification are listed (sending one, preferences pages).
+
+    :returns: :class:`~lms_core.contributions.NotificationKind` objects. Name each
+        ``<plugin>.<kind>``; a kind named otherwise is ignored (and logged). While the plugin
+        is disabled its kinds are not listed and notifying with them does nothing.
+
+    Example::
+
+        @hookimpl
+        def lms_register_notification_kinds():
+            return [NotificationKind(name="badges.awarded", title="A badge was awarded to you",
+                                     default="email")]
 
     .. versionadded:: 0.1
     """

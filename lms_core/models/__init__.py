@@ -17,6 +17,9 @@ from lms_core.models.groups import GroupCourse
 from lms_core.models.groups import GroupKind
 from lms_core.models.groups import GroupMember
 from lms_core.models.groups import MembershipSource
+from lms_core.models.notifications import Notification
+from lms_core.models.notifications import NotificationKindSetting
+from lms_core.models.notifications import NotificationPreference
 from lms_core.models.outbox import Delivery
 from lms_core.models.outbox import DeliveryStatus
 from lms_core.models.outbox import OutboxEvent
@@ -55,6 +58,9 @@ __all__ = [
     "Lesson",
     "LessonProgress",
     "MembershipSource",
+    "Notification",
+    "NotificationKindSetting",
+    "NotificationPreference",
     "OutboxEvent",
     "PROFILE_ATTRIBUTES",
     "PluginState",

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -27,6 +28,7 @@ from lms_core.events import EnrollmentWithdrawn
 from lms_core.events import UserEnrolled
 from lms_core.limits import check_length
 from lms_core.limits import excerpt
+from lms_core.models import ALL_PERMISSIONS
 from lms_core.models import Course
 from lms_core.models import CourseStatus
 from lms_core.models import Enrollment
@@ -36,6 +38,8 @@ from lms_core.models import EnrollmentStatus
 from lms_core.models import Group
 from lms_core.models import GroupCourse
 from lms_core.models import GroupMember
+from lms_core.models import RoleAssignment
+from lms_core.models import RolePermission
 from lms_core.models import User
 from lms_core.services.audit import audit
 from lms_core.services.permissions import can
@@ -320,7 +324,48 @@ def enroll_or_find(
         audit(ctx, "enrollment.create", user, course=course.code, source=source, status=status)
     if status == EnrollmentStatus.ACTIVE:
         outbox.record(ctx, _enrolled_event(enrollment, course))
+    else:
+        _tell_approvers(ctx, user, course)
     return enrollment, True
+
+
+def approvers(ctx: Context, user: User, course: Course) -> list[int]:
+    """Who is told that ``user`` asks to join ``course``: those who hold
+    ``enrollment.manage`` in the course and ``user``'s line manager; when there are none,
+    those who hold it site-wide. Active people only, never ``user``; one query."""
+    holds = RolePermission.permission.in_(("enrollment.manage", ALL_PERMISSIONS))
+    rows = ctx.session.execute(
+        select(RoleAssignment.user_id, RoleAssignment.course_id)
+        .join(RolePermission, RolePermission.role_id == RoleAssignment.role_id)
+        .join(User, User.id == RoleAssignment.user_id)
+        .where(
+            holds,
+            User.is_active.is_(True),
+            or_(RoleAssignment.course_id == course.id, RoleAssignment.course_id.is_(None)),
+        )
+    ).all()
+    in_course = {uid for uid, course_id in rows if course_id is not None}
+    if user.manager_id is not None:
+        in_course.add(user.manager_id)
+    chosen = in_course or {uid for uid, course_id in rows if course_id is None}
+    chosen.discard(user.id)
+    return sorted(chosen)
+
+
+def _tell_approvers(ctx: Context, user: User, course: Course) -> None:
+    from lms_core.default_notifications import APPROVAL_REQUESTED
+    from lms_core.services.notifications import notify
+
+    who = user.display_name
+    notify(
+        ctx,
+        APPROVAL_REQUESTED,
+        approvers(ctx, user, course),
+        f"{who} asks to join {course.title}",
+        f"{who} ({user.email}) asks to enroll in {course.title} ({course.code}). "
+        "Approve or decline the request on the course's roster.",
+        link=f"/teach/courses/{course.id}/learners",
+    )
 
 
 def approve(

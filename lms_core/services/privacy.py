@@ -35,6 +35,8 @@ from lms_core.models import Role
 from lms_core.models import RoleAssignment
 from lms_core.models import User
 from lms_core.services.audit import audit
+from lms_core.services.notifications import erase_notifications
+from lms_core.services.notifications import export_notifications
 from lms_core.services.permissions import invalidate
 from lms_core.services.permissions import require
 from lms_core.services.users import find_user
@@ -161,6 +163,7 @@ def export_user(ctx: Context, email: str) -> dict[str, Any]:
                 select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
             )
         ],
+        **export_notifications(s, user.id),
         "plugins": {},
     }
     for name, fn in _privacy_hooks(ctx, "lms_privacy_export"):
@@ -196,6 +199,7 @@ def erase_user(ctx: Context, email: str) -> int:
     s.query(GroupMember).filter(GroupMember.user_id == uid).delete()
     s.query(RoleAssignment).filter(RoleAssignment.user_id == uid).delete()
     s.query(ApiToken).filter(ApiToken.user_id == uid).delete()
+    erase_notifications(s, uid)
     user.email = placeholder
     user.email_key = placeholder
     user.name = "Erased user"

@@ -1,0 +1,256 @@
+"""Notification mail: each email notification as a multipart mail, and the daily digest.
+
+Mails are rendered from the Jinja templates in ``lms_core/templates/notifications/``
+(``email.txt`` / ``email.html``, ``digest.txt`` / ``digest.html``; the HTML autoescaped) from
+rows loaded in one query per batch, never one per recipient, and sent over one SMTP
+connection per batch. Each mail of a notification carries ``List-Unsubscribe`` (a signed
+link for that person and kind) and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``
+(RFC 8058), so mail clients offer a one-click unsubscribe.
+
+Sending is never done in a request: :func:`enqueue_mails` hands new notifications to jobs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from email.message import EmailMessage
+from email.utils import formatdate
+from email.utils import make_msgid
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from attrs import define
+from attrs import field
+from jinja2 import Environment
+from jinja2 import FileSystemLoader
+from jinja2 import select_autoescape
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from lms_core.config import Config
+from lms_core.context import Context
+from lms_core.db import utcnow
+from lms_core.mail import smtp_connection
+from lms_core.models import Notification
+from lms_core.models import User
+from lms_core.services.notifications import make_unsubscribe_token
+
+__all__ = [
+    "MAIL_BATCH",
+    "MailOutcome",
+    "enqueue_mails",
+    "render_notification",
+    "send_notification_mails",
+    "send_digests",
+    "site_secret",
+]
+
+log = logging.getLogger(__name__)
+
+#: Notifications one mail job sends (one query loads them, one connection sends them).
+MAIL_BATCH = 100
+
+_TEMPLATES = Path(__file__).parent / "templates" / "notifications"
+
+
+@cache
+def _env() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(_TEMPLATES)),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def site_secret(config: Config) -> str:
+    """The key that signs unsubscribe links: the web app's secret key (same for every process)."""
+    from lms_core.web import _secret_key
+
+    return _secret_key(config)
+
+
+def _url(config: Config, path: str | None) -> str | None:
+    return config.base_url.rstrip("/") + path if path else None
+
+
+def enqueue_mails(ctx: Context, notification_ids: list[int]) -> None:
+    """Hand new email notifications to mail jobs, :data:`MAIL_BATCH` per job."""
+    # The job system lands on main as "Jobs:"; until then email notifications wait (their
+    # rows have mailed_at NULL) and send_notification_mails sends them when called.
+    del ctx, notification_ids
+
+
+@define
+class MailOutcome:
+    """What one batch did: the notifications mailed, and the error that stopped it, if any."""
+
+    sent: list[int] = field(factory=list)
+    error: BaseException | None = None
+
+
+def render_notification(
+    config: Config,
+    secret: str,
+    notification: Notification,
+    email: str,
+    name: str,
+    kind_title: str,
+) -> EmailMessage:
+    """The multipart (text + HTML) mail of one notification, with its unsubscribe headers."""
+    unsubscribe = _url(
+        config,
+        "/unsubscribe/" + make_unsubscribe_token(secret, notification.user_id, notification.kind),
+    )
+    values = {
+        "name": name,
+        "subject": notification.subject,
+        "text": notification.text,
+        "url": _url(config, notification.link),
+        "site_name": config.site_name,
+        "kind_title": kind_title,
+        "unsubscribe_url": unsubscribe,
+        "preferences_url": _url(config, "/notifications/preferences"),
+    }
+    message = _message(config, email, notification.subject, values, "email")
+    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return message
+
+
+def _message(
+    config: Config, to: str, subject: str, values: dict[str, Any], template: str
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = config.mail.sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=config.mail.sender.rpartition("@")[2] or None)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(_env().get_template(f"{template}.txt").render(values))
+    message.add_alternative(_env().get_template(f"{template}.html").render(values), subtype="html")
+    return message
+
+
+def _send(config: Config, messages: Iterable[tuple[list[int], EmailMessage]]) -> MailOutcome:
+    outcome = MailOutcome()
+    todo = list(messages)
+    if not todo:
+        return outcome
+    try:
+        with smtp_connection(config.mail) as smtp:
+            for ids, message in todo:
+                smtp.send_message(message)
+                outcome.sent.extend(ids)
+    except Exception as exc:  # reported to the job, which fails and is retried
+        outcome.error = exc
+        log.error(
+            "mail server %s:%s: %s: %s (%d of %d mails sent)",
+            config.mail.host,
+            config.mail.port,
+            type(exc).__name__,
+            exc,
+            len(outcome.sent),
+            len(todo),
+        )
+    return outcome
+
+
+def _stamp(session: Session, ids: list[int]) -> None:
+    if ids:
+        session.execute(
+            update(Notification)
+            .where(Notification.id.in_(ids))
+            .values(mailed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+
+def send_notification_mails(
+    ctx: Context, config: Config, notification_ids: list[int], *, secret: str | None = None
+) -> MailOutcome:
+    """Mail the email notifications among ``notification_ids`` not mailed yet.
+
+    One query loads them with their recipients; the mails go over one connection; the ones
+    sent are stamped ``mailed_at`` (one statement) through ``ctx.session``, so a retry after
+    a failure sends only what was not sent.
+    """
+    secret = secret or site_secret(config)
+    titles = {
+        name: kind.title
+        for name, kind in ctx.hooks.notification_kinds(include_disabled=True).items()
+    }
+    rows = ctx.session.execute(
+        select(Notification, User.email, User.name)
+        .join(User, User.id == Notification.user_id)
+        .where(
+            Notification.id.in_(notification_ids),
+            Notification.channel == "email",
+            Notification.mailed_at.is_(None),
+            User.is_active.is_(True),
+        )
+        .order_by(Notification.id)
+    ).all()
+    messages = [
+        (
+            [n.id],
+            render_notification(
+                config, secret, n, email, name or email, titles.get(n.kind, n.kind)
+            ),
+        )
+        for n, email, name in rows
+    ]
+    outcome = _send(config, messages)
+    _stamp(ctx.session, outcome.sent)
+    return outcome
+
+
+def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    return start, start + dt.timedelta(days=1)
+
+
+def send_digests(ctx: Context, config: Config, day: dt.date) -> MailOutcome:
+    """One mail per person folding their digest notifications made up to the end of ``day``
+    (UTC) that no digest has held yet. One query loads them all."""
+    _start, end = _day_bounds(day)
+    rows = ctx.session.execute(
+        select(Notification, User.email, User.name)
+        .join(User, User.id == Notification.user_id)
+        .where(
+            Notification.channel == "digest",
+            Notification.mailed_at.is_(None),
+            Notification.created_at < end,
+            User.is_active.is_(True),
+        )
+        .order_by(Notification.user_id, Notification.created_at, Notification.id)
+    ).all()
+    people: dict[int, tuple[str, str, list[Notification]]] = {}
+    for n, email, name in rows:
+        people.setdefault(n.user_id, (email, name or email, []))[2].append(n)
+    messages = []
+    for email, name, items in people.values():
+        subject = (
+            f"Your {config.site_name} digest for {day:%d %B %Y}: {len(items)} notification"
+            + ("s" if len(items) != 1 else "")
+        )
+        values = {
+            "name": name,
+            "subject": subject,
+            "day": f"{day:%d %B %Y}",
+            "site_name": config.site_name,
+            "items": [
+                {"subject": n.subject, "text": n.text, "url": _url(config, n.link)} for n in items
+            ],
+            "preferences_url": _url(config, "/notifications/preferences"),
+        }
+        messages.append(([n.id for n in items], _message(config, email, subject, values, "digest")))
+    outcome = _send(config, messages)
+    _stamp(ctx.session, outcome.sent)
+    return outcome
