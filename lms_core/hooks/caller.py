@@ -31,6 +31,9 @@ __all__ = ["Hooks"]
 
 log = logging.getLogger(__name__)
 
+#: (plugin, kind) of misnamed notification kinds already logged (once per process).
+_REPORTED: set[tuple[str, str]] = set()
+
 
 def _bind(impl: Any) -> Callable[..., Any]:
     """Call ``impl`` the way pluggy does: with only the arguments it declares."""
@@ -158,6 +161,9 @@ class Hooks:
             owner = plugin.split(".", 1)[0]
             for kind in fn() or ():
                 if not kind.name.startswith(f"{owner}.") or kind.name in kinds:
+                    if (plugin, kind.name) in _REPORTED:
+                        continue
+                    _REPORTED.add((plugin, kind.name))
                     log.error(
                         "plugin %s: notification kind %r ignored (%s)",
                         plugin,

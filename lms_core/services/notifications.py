@@ -285,7 +285,7 @@ def _write(ctx: Context, kind: str, messages: list[Message]) -> list[int]:
     table: Table = Notification.__table__  # type: ignore[assignment]
     written = ctx.session.execute(
         table.insert()
-        .returning(table.c.id, table.c.channel, sort_by_parameter_order=True)
+        .returning(table.c.id, table.c.channel)
         .execution_options(render_nulls=True),
         rows,
     ).all()
