@@ -36,6 +36,10 @@ PUBLIC_ENDPOINTS = {
     "learner.catalog",
     "learner.course",
     "api.openapi",
+    # A notification mail's unsubscribe link (signed for one person and one kind; RFC 8058
+    # one-click POST from the mail client, which has no session).
+    "unsubscribe.confirm",
+    "unsubscribe.unsubscribe",
     # badges: the Open Badges documents outside verifiers fetch without an account
     # (plugins/badges/openbadges_views.py; only public keys, revocable public assertions).
     "badges_public.issuer",

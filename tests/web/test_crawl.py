@@ -80,6 +80,8 @@ UNLINKED: dict[str, str] = {
     "api.get_group": "/api/v1/groups/{group_id}",
     # The emailed one-time link.
     "auth.reset": "/auth/reset/{reset_token}",
+    # The unsubscribe link of a notification mail.
+    "unsubscribe.confirm": "/unsubscribe/{unsubscribe_token}",
 }
 
 
@@ -152,13 +154,20 @@ def _extra_values(demo: Demo) -> dict[str, str]:
     """Values for :data:`UNLINKED` that no crawled address carries."""
     from sqlalchemy import select
 
+    from lms_core.default_notifications import ENROLLED
     from lms_core.models import User
+    from lms_core.services.notifications import make_unsubscribe_token
     from lms_core.web.auth import make_reset_token
 
     learner = demo.summary.account("learner")
     with demo.site.session() as session, demo.app.test_request_context():
         person = session.scalars(select(User).where(User.email == learner.email)).one()
-        return {"reset_token": make_reset_token(person)}
+        return {
+            "reset_token": make_reset_token(person),
+            "unsubscribe_token": make_unsubscribe_token(
+                demo.app.config["SECRET_KEY"], person.id, ENROLLED
+            ),
+        }
 
 
 # -- the crawler ----------------------------------------------------------------------------
