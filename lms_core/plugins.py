@@ -36,6 +36,7 @@ from lms_core import default_api_auth
 from lms_core import default_lessons
 from lms_core import default_nav
 from lms_core import default_permissions
+from lms_core import retention
 from lms_core.contributions import PluginInfo
 from lms_core.db import Base
 from lms_core.hooks import SPEC_MODULES
@@ -65,6 +66,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, ModuleType], ...] = (
     ("core.lessons", default_lessons),
     ("core.nav", default_nav),
     ("core.api_auth", default_api_auth),
+    ("core.retention", retention),
 )
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,49}$")
