@@ -35,6 +35,7 @@ __all__ = [
     "MailConfig",
     "AuthConfig",
     "EventsConfig",
+    "RetentionConfig",
     "load_config",
     "load_config_with_sources",
     "DEFAULT_INSTANCE_PATH",
@@ -102,6 +103,24 @@ class EventsConfig:
     deliver_inline: bool = True
 
 
+def _days(_instance: Any, attribute: Any, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{attribute.name} must be a whole number of days, at least 1")
+
+
+@frozen(kw_only=True)
+class RetentionConfig:
+    """How long records are kept before the daily prune schedules delete them.
+
+    Audit entries are evidence (years); delivered events and finished jobs are plumbing
+    (weeks); failed and pending ones are kept until an admin deals with them.
+    """
+
+    audit_days: int = field(default=7 * 365, validator=_days)
+    events_days: int = field(default=28, validator=_days)
+    notifications_days: int = field(default=180, validator=_days)
+
+
 @frozen(kw_only=True)
 class Config:
     """The whole configuration of one deployment."""
@@ -116,6 +135,7 @@ class Config:
     mail: MailConfig = field(factory=MailConfig)
     auth: AuthConfig = field(factory=AuthConfig)
     events: EventsConfig = field(factory=EventsConfig)
+    retention: RetentionConfig = field(factory=RetentionConfig)
 
     @property
     def database_url(self) -> str:

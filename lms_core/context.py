@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
@@ -71,6 +72,27 @@ class Context:
         from lms_core.services.plugins import settings_for
 
         return settings_for(self.lms, plugin)
+
+    def enqueue(
+        self,
+        job: str,
+        payload: Any,
+        *,
+        key: str | None = None,
+        run_at: dt.datetime | None = None,
+        requested_by: int | None = None,
+    ) -> int | None:
+        """Ask for background job ``job`` with ``payload``, run after this unit of work commits.
+
+        One INSERT in this transaction: if it rolls back, the job was never asked for. A
+        worker runs it (never this request). ``key`` is its idempotency key: the same
+        (job, key) is enqueued once (None is returned the second time); by default every call
+        gets a new one. ``run_at`` delays it; ``requested_by`` (a user id) is told when a
+        job finishes (the ``lms.job.finished.v1`` event). Returns the job's id.
+        """
+        from lms_core.jobs import enqueue
+
+        return enqueue(self, job, payload, key=key, run_at=run_at, requested_by=requested_by)
 
     @property
     def actor_id(self) -> int | None:

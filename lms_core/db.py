@@ -161,10 +161,27 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if conn.get_execution_options().get("sqlite_write"):
+        options = conn.get_execution_options()
+        if options.get("sqlite_write"):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
+        elif not options.get("sqlite_lazy_write"):
             conn.exec_driver_sql("BEGIN")
+
+    # ``sqlite_lazy_write`` (long background jobs): no snapshot is held while the job reads,
+    # each statement sees what is committed (PostgreSQL's READ COMMITTED), and the write lock
+    # is taken at the first write. A job computing for seconds neither holds the lock that
+    # long nor fails at its first write because another connection wrote meanwhile.
+    @event.listens_for(engine, "before_cursor_execute")
+    def _on_execute(
+        conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+    ) -> None:
+        if not conn.get_execution_options().get("sqlite_lazy_write"):
+            return
+        dbapi_connection = conn.connection.dbapi_connection
+        if dbapi_connection.in_transaction:
+            return
+        if statement.lstrip()[:6].upper() not in ("SELECT", "PRAGMA"):
+            dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

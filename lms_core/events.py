@@ -43,6 +43,7 @@ __all__ = [
     "CourseCompleted",
     "RoleAssigned",
     "RoleRevoked",
+    "JobFinished",
     "EVENT_TYPES",
     "event_type",
     "register_event_type",
@@ -338,3 +339,23 @@ class RoleRevoked(_RoleFact):
 
     NAME = "lms.role.revoked.v1"
     HOOK = "lms_on_role_revoked"
+
+
+@register_event_type
+@frozen(kw_only=True)
+class JobFinished(Event):
+    """A background job someone asked for finished (or gave up): tell them."""
+
+    NAME = "lms.job.finished.v1"
+    HOOK = "lms_on_job_finished"
+    WHEN = "finished_at"
+    job_id: int = _int()
+    #: The job type's name (``reports.export``).
+    job: str = _str()
+    #: The user who asked for it.
+    requested_by: int = _int()
+    finished_at: dt.datetime = _when()
+    failed: bool = field(default=False, validator=instance_of(bool))
+    message: str = field(default="", validator=instance_of(str))
+    #: The result file in the file store, if the job made one.
+    file_id: int | None = _opt(int)

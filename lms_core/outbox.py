@@ -27,6 +27,7 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 
+from lms_core import jobs
 from lms_core.context import Context
 from lms_core.db import utcnow
 from lms_core.events import EVENT_TYPES
@@ -157,8 +158,13 @@ def _attempt_batch(
         session.connection(execution_options={"sqlite_write": True})
         stmt = (
             select(Delivery, OutboxEvent)
-            .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
-            .where(Delivery.status == DeliveryStatus.PENDING, condition)
+            .outerjoin(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+            .where(
+                Delivery.status == DeliveryStatus.PENDING,
+                Delivery.long.is_(False),
+                condition,
+                jobs.runnable(lms),
+            )
             .order_by(Delivery.next_attempt_at, Delivery.id)
             .limit(limit)
         )
@@ -170,6 +176,7 @@ def _attempt_batch(
         changes: list[dict[str, Any]] = []
         # Each event is structured once for all the plugins it goes to (events are frozen).
         loaded: dict[int, Event] = {}
+        types: dict[str, tuple[str, jobs.JobType]] | None = None
         for delivery, row in rows:
             change: dict[str, Any] = {
                 "id": delivery.id,
@@ -177,6 +184,11 @@ def _attempt_batch(
                 "attempts": delivery.attempts + 1,
             }
             changes.append(change)
+            if row is None:  # a job
+                if types is None:
+                    types = jobs.job_types(lms)
+                done += _run_job(ctx, delivery, types, change, isolate=isolate)
+                continue
             handler = (
                 lms.hooks.event_handler(delivery.plugin, event_type(row.name).HOOK)
                 if row.name in EVENT_TYPES
@@ -234,6 +246,51 @@ def _attempt_batch(
         return done, len(rows), list(ctx.event_ids)
 
 
+def _run_job(
+    ctx: Context,
+    delivery: Delivery,
+    types: dict[str, tuple[str, jobs.JobType]],
+    change: dict[str, Any],
+    *,
+    isolate: bool,
+) -> int:
+    """Run a short job in the batch; fills in ``change``; returns 1 when it succeeded."""
+    entry = types.get(delivery.job or "")
+    if entry is None:
+        change.update(
+            status=DeliveryStatus.SKIPPED,
+            attempts=delivery.attempts,
+            last_error="no enabled plugin handles this job any more",
+        )
+        return 0
+    job_type = entry[1]
+    try:
+        if isolate:
+            with ctx.session.begin_nested():
+                result = jobs.run_in_batch(ctx, delivery, job_type)
+        else:
+            result = jobs.run_in_batch(ctx, delivery, job_type)
+    except Exception as exc:
+        if not isolate:
+            log.info("job %s failed in an optimistic batch; isolating", delivery.id)
+            raise _Isolate from exc
+        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        log.warning("job %s (%s) failed: %s", delivery.id, delivery.job, error)
+        log.debug("traceback", exc_info=True)
+        change["last_error"] = error[:4000]
+        if change["attempts"] >= job_type.max_attempts:
+            change["status"] = DeliveryStatus.FAILED
+            if delivery.requested_by_id is not None:
+                jobs.record_finished(ctx, delivery, None, failed=True)
+        else:
+            change["next_attempt_at"] = utcnow() + backoff(change["attempts"])
+        return 0
+    change.update(
+        status=DeliveryStatus.DELIVERED, delivered_at=utcnow(), last_error=None, result=result
+    )
+    return 1
+
+
 def redeliver(ctx: Context, delivery_ids: Iterable[int], *, include_delivered: bool = False) -> int:
     """Put deliveries back in the queue (an admin's "retry").
 
@@ -245,7 +302,14 @@ def redeliver(ctx: Context, delivery_ids: Iterable[int], *, include_delivered: b
     if not include_delivered:
         stmt = stmt.where(Delivery.status != DeliveryStatus.DELIVERED)
     result = ctx.session.execute(
-        stmt.values(status=DeliveryStatus.PENDING, next_attempt_at=utcnow(), attempts=0)
+        stmt.values(
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=utcnow(),
+            attempts=0,
+            lease_until=None,
+            progress_done=None,
+            progress_total=None,
+        )
     )
     count = int(result.rowcount or 0)  # type: ignore[attr-defined]
     if count:

@@ -37,6 +37,7 @@ from lms_core import default_lessons
 from lms_core import default_nav
 from lms_core import default_notifications
 from lms_core import default_permissions
+from lms_core import retention
 from lms_core.contributions import PluginInfo
 from lms_core.db import Base
 from lms_core.hooks import SPEC_MODULES
@@ -66,6 +67,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, ModuleType], ...] = (
     ("core.lessons", default_lessons),
     ("core.nav", default_nav),
     ("core.api_auth", default_api_auth),
+    ("core.retention", retention),
     ("core.notifications", default_notifications),
 )
 

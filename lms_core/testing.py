@@ -52,6 +52,7 @@ __all__ = [
     "LMSClient",
     "assert_migrations_match_models",
     "count_statements",
+    "run_jobs",
     "ServerError",
     "csrf_token",
     "empty_database",
@@ -384,6 +385,31 @@ class EventCollector:
 def event_collector() -> EventCollector:
     """An :class:`EventCollector` to pass to ``lms_factory``."""
     return EventCollector()
+
+
+def run_jobs(lms: LMS, *, schedules: bool = False, limit: int = 10_000) -> int:
+    """Run, in this process, every event delivery and job that is due, until none is.
+
+    What a worker would do, for tests: short jobs in batches, long ones one at a time with
+    their lease. ``schedules`` also enqueues the jobs of due schedules first (as a worker's
+    loop does). Returns how many deliveries and jobs ran. Jobs retried with backoff become
+    due when the ``clock`` fixture is advanced past their next attempt.
+    """
+    from lms_core import jobs
+    from lms_core import outbox
+    from lms_core.schedules import Scheduler
+
+    if schedules:
+        Scheduler(lms).tick(force=True)
+    total = 0
+    while total < limit:
+        done = outbox.deliver_due(lms, worker="tests")
+        if jobs.run_next_long_job(lms, "tests"):
+            done += 1
+        if done == 0:
+            break
+        total += done
+    return total
 
 
 @contextmanager

@@ -1,6 +1,8 @@
-"""``lms worker``: deliver outbox events in background processes.
+"""``lms worker``: deliver outbox events, run background jobs and fire schedules.
 
-Each process loops: pick up plugin toggles, deliver what is due, sleep briefly when idle.
+Each process loops: pick up plugin toggles, deliver what is due (event deliveries and short
+jobs, in batches), enqueue the jobs of due schedules, run one due long job (leased, see
+:mod:`lms_core.jobs`), and sleep briefly when there was nothing to do.
 Several processes (or machines) may run at once: on PostgreSQL each delivery is claimed with
 ``SELECT ... FOR UPDATE SKIP LOCKED``, so no (event, plugin) is delivered twice concurrently;
 on SQLite, write transactions are serialised (``BEGIN IMMEDIATE``).
@@ -18,11 +20,13 @@ import threading
 import time
 from typing import Any
 
+from lms_core import jobs
 from lms_core import outbox
 from lms_core.config import Config
 from lms_core.runtime import LMS
+from lms_core.schedules import Scheduler
 
-__all__ = ["run_worker", "run_workers"]
+__all__ = ["run_worker", "run_workers", "worker_name"]
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +40,12 @@ def run_worker(
     stop_after: float | None = None,
     plugins: tuple[Any, ...] = (),
 ) -> int:
-    """Deliver due events until stopped (or, with ``once``, until nothing is due). Returns the count."""
+    """Work until stopped (or, with ``once``, until nothing is due). Returns how many
+    deliveries and jobs it ran."""
     lms = LMS(config, plugins=plugins)
     lms.deliver_inline = False
-    name = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    name = worker_name()
+    scheduler = Scheduler(lms)
     stopping = False
 
     def stop(*_: Any) -> None:
@@ -55,6 +61,9 @@ def run_worker(
         while not stopping:
             lms.refresh_plugins()
             done = outbox.deliver_due(lms, worker=name, limit=batch)
+            done += scheduler.tick()
+            if jobs.run_next_long_job(lms, name):
+                done += 1
             total += done
             if stop_after is not None and time.monotonic() - started > stop_after:
                 break
@@ -65,6 +74,11 @@ def run_worker(
     finally:
         lms.dispose()
     return total
+
+
+def worker_name() -> str:
+    """``host:pid:thread``: shown on the deliveries page as who last attempted a row."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
 def _child(config: Config, once: bool, poll: float, batch: int, queue: Any) -> None:

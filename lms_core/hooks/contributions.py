@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from lms_core.contributions import LessonKind
     from lms_core.contributions import NotificationKind
     from lms_core.contributions import Permission
+    from lms_core.jobs import JobType
+    from lms_core.schedules import Schedule
 
 
 @hookspec
@@ -88,6 +90,62 @@ def lms_register_models() -> list[type]:
 
 
 @hookspec
+def lms_register_jobs() -> list[JobType]:
+    """Called when job types are looked up (enqueueing, and each worker batch).
+
+    :returns: :class:`~lms_core.jobs.JobType` objects. Names start with the plugin's name
+        (``certs.render_pdf``); the payload is an attrs class; ``run(ctx, payload, job)`` is
+        idempotent (``job.key`` is the idempotency key) and may return a
+        :class:`~lms_core.jobs.JobResult`. ``long=True`` for work of seconds: it is leased and
+        runs in its own transaction. A disabled plugin's jobs wait until it is enabled again.
+
+    Example::
+
+        @frozen
+        class Render:
+            certificate_id: int
+
+        def render(ctx, payload, job):
+            pdf = build_pdf(ctx, payload.certificate_id)
+            stored = files.store(ctx, use="certs.pdf", data=pdf, filename="certificate.pdf")
+            return JobResult(message="Your certificate is ready", file_id=stored.id)
+
+        @hookimpl
+        def lms_register_jobs():
+            return [JobType(name="certs.render_pdf", payload=Render, run=render, long=True)]
+
+        # in a service, inside the unit of work that issues the certificate:
+        ctx.enqueue("certs.render_pdf", Render(certificate_id=cert.id), requested_by=user.id)
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
+def lms_register_schedules() -> list[Schedule]:
+    """Called by workers (about every 15 seconds, and when a schedule is due) and by the
+    admin's Schedules page.
+
+    :returns: :class:`~lms_core.schedules.Schedule` objects: a ``name`` starting with the
+        plugin's name, a five-field ``cron`` expression (six with seconds last), its
+        ``timezone`` and the ``job`` to enqueue, with ``payload(tick)`` building its payload
+        (default: the payload class with no arguments). Each due tick enqueues the job exactly
+        once however many workers run; after downtime, missed ticks run once, not once each.
+        A disabled plugin's schedules do not run; an admin may switch one off.
+
+    Example::
+
+        @hookimpl
+        def lms_register_schedules():
+            return [Schedule(name="forums.digest", cron="0 7 * * *", timezone="Europe/Berlin",
+                             job="forums.send_digest", title="Daily forum digest",
+                             payload=lambda tick: Digest(day=tick.date().isoformat()))]
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
 def lms_register_notification_kinds() -> list[NotificationKind]:
     """Called when the kinds of notification are listed (sending one, preferences pages).
 
@@ -102,5 +160,5 @@ def lms_register_notification_kinds() -> list[NotificationKind]:
             return [NotificationKind(name="badges.awarded", title="A badge was awarded to you",
                                      default="email")]
 
-    .. versionadded:: 0.1
+    .. versionadded:: 0.2
     """

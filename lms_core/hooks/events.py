@@ -223,6 +223,27 @@ def lms_on_role_revoked(event: events.RoleRevoked, ctx: Context) -> None:
 
 
 @hookspec
+def lms_on_job_finished(event: events.JobFinished, ctx: Context) -> None:
+    """Called after a background job someone asked for finished or gave up (event ``lms.job.finished.v1``).
+
+    :param event: :class:`lms_core.events.JobFinished` with ``job_id``, ``job`` (the job type),
+        ``requested_by`` (the user to tell), ``finished_at``, ``failed``, ``message`` and
+        ``file_id`` (its result in the file store, or None).
+    :param ctx: a unit of work whose transaction also marks this delivery done.
+    :returns: nothing (ignored).
+
+    Example (the core's notifications tell the requester their export is ready)::
+
+        @hookimpl
+        def lms_on_job_finished(event, ctx):
+            if event.job == "reports.export" and not event.failed:
+                notify(ctx, "reports.export_ready", [event.requested_by], ...)
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
 def lms_on_event(event: events.Event, ctx: Context) -> None:
     """Called after any event committed, core or plugin-published, for plugins that react to
     events generically (rules engines, exporters, webhooks).

@@ -31,6 +31,7 @@ from lms_core.models.roles import KnownPermission
 from lms_core.models.roles import Role
 from lms_core.models.roles import RoleAssignment
 from lms_core.models.roles import RolePermission
+from lms_core.models.schedules import ScheduleState
 from lms_core.models.sessions import EndedSession
 from lms_core.models.tokens import ApiToken
 from lms_core.models.users import PROFILE_ATTRIBUTES
@@ -67,6 +68,7 @@ __all__ = [
     "PluginStateVersion",
     "RateLimitCounter",
     "Role",
+    "ScheduleState",
     "RoleAssignment",
     "RolePermission",
     "User",

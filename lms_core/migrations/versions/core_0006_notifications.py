@@ -1,7 +1,7 @@
 """notifications, people's channel per kind, admins' per-kind rules
 
 Revision ID: core_0006
-Revises: core_0004
+Revises: core_0005
 Create Date: 2026-12-03 07:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import lms_core.db
 
 revision = "core_0006"
-down_revision = "core_0004"
+down_revision = "core_0005"
 branch_labels = None
 depends_on = None
 
