@@ -36,6 +36,7 @@ __all__ = [
     "AuthConfig",
     "EventsConfig",
     "RetentionConfig",
+    "NotificationsConfig",
     "load_config",
     "load_config_with_sources",
     "DEFAULT_INSTANCE_PATH",
@@ -122,6 +123,13 @@ class RetentionConfig:
 
 
 @frozen(kw_only=True)
+class NotificationsConfig:
+    """The core's notifications: how many days ahead "due soon" reminders go out."""
+
+    due_soon_days: int = field(default=3, validator=_days)
+
+
+@frozen(kw_only=True)
 class Config:
     """The whole configuration of one deployment."""
 
@@ -136,6 +144,7 @@ class Config:
     auth: AuthConfig = field(factory=AuthConfig)
     events: EventsConfig = field(factory=EventsConfig)
     retention: RetentionConfig = field(factory=RetentionConfig)
+    notifications: NotificationsConfig = field(factory=NotificationsConfig)
 
     @property
     def database_url(self) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 from attrs import define
 from attrs import field
+from attrs import frozen
 from jinja2 import Environment
 from jinja2 import FileSystemLoader
 from jinja2 import select_autoescape
@@ -34,13 +35,22 @@ from sqlalchemy.orm import Session
 from lms_core.config import Config
 from lms_core.context import Context
 from lms_core.db import utcnow
+from lms_core.jobs import JobResult
+from lms_core.jobs import JobRun
+from lms_core.jobs import JobType
+from lms_core.mail import send_mail
 from lms_core.mail import smtp_connection
 from lms_core.models import Notification
 from lms_core.models import User
 from lms_core.services.notifications import make_unsubscribe_token
 
 __all__ = [
+    "JOB_TYPES",
     "MAIL_BATCH",
+    "MailBatch",
+    "Digest",
+    "SendMail",
+    "ResetMail",
     "MailOutcome",
     "enqueue_mails",
     "render_notification",
@@ -79,11 +89,150 @@ def _url(config: Config, path: str | None) -> str | None:
     return config.base_url.rstrip("/") + path if path else None
 
 
+MAIL_JOB = "core.notification_mail"
+DIGEST_JOB = "core.notification_digest"
+SEND_MAIL_JOB = "core.send_mail"
+RESET_MAIL_JOB = "core.password_reset_mail"
+
+
+class MailNotSent(RuntimeError):
+    """The mail server refused or could not be reached: the job fails and is retried."""
+
+
+@frozen
+class MailBatch:
+    """Payload of ``core.notification_mail``: the email notifications one job sends."""
+
+    ids: list[int]
+
+
+@frozen
+class Digest:
+    """Payload of ``core.notification_digest``: fold what was made up to the end of ``day``."""
+
+    day: dt.datetime
+
+
+@frozen
+class SendMail:
+    """Payload of ``core.send_mail``: one plain-text message."""
+
+    to: str
+    subject: str
+    text: str
+
+
+@frozen
+class ResetMail:
+    """Payload of ``core.password_reset_mail``: a reset asked for ``email``.
+
+    The link is made when the job runs: no usable reset token is ever stored. ``link`` holds
+    the address with ``__token__`` where the token goes.
+    """
+
+    email: str
+    link: str
+    address: str | None = None
+
+
 def enqueue_mails(ctx: Context, notification_ids: list[int]) -> None:
-    """Hand new email notifications to mail jobs, :data:`MAIL_BATCH` per job."""
-    # The job system lands on main as "Jobs:"; until then email notifications wait (their
-    # rows have mailed_at NULL) and send_notification_mails sends them when called.
-    del ctx, notification_ids
+    """Hand new email notifications to mail jobs, :data:`MAIL_BATCH` per job (after commit)."""
+    ids = sorted(notification_ids)
+    for start in range(0, len(ids), MAIL_BATCH):
+        chunk = ids[start : start + MAIL_BATCH]
+        ctx.enqueue(MAIL_JOB, MailBatch(ids=chunk), key=f"notifications:{chunk[0]}-{chunk[-1]}")
+
+
+def _keep_what_was_sent(ctx: Context, outcome: MailOutcome) -> None:
+    """After a failure: commit the ``mailed_at`` of the mails that did go, then fail the job.
+
+    A long job's writes normally commit with it being marked done; these must commit even
+    though the job fails, or its retry would send those mails a second time.
+    """
+    if outcome.error is None:
+        return
+    if outcome.sent:
+        ctx.session.commit()
+    raise MailNotSent(
+        f"the mail server failed after {len(outcome.sent)} mail(s): "
+        f"{type(outcome.error).__name__}: {outcome.error}"
+    ) from outcome.error
+
+
+def _run_mail_batch(ctx: Context, payload: MailBatch, job: JobRun) -> JobResult | None:
+    assert ctx.lms is not None
+    outcome = send_notification_mails(ctx, ctx.lms.config, payload.ids)
+    _keep_what_was_sent(ctx, outcome)
+    return None
+
+
+def _run_digest(ctx: Context, payload: Digest, job: JobRun) -> JobResult | None:
+    assert ctx.lms is not None
+    outcome = send_digests(ctx, ctx.lms.config, payload.day.date())
+    _keep_what_was_sent(ctx, outcome)
+    return JobResult(message=f"Sent {len(outcome.sent)} notification(s) in digests.")
+
+
+def _run_send_mail(ctx: Context, payload: SendMail, job: JobRun) -> JobResult | None:
+    assert ctx.lms is not None
+    send_mail(ctx.lms.config.mail, payload.to, payload.subject, payload.text)
+    return None
+
+
+def _run_reset_mail(ctx: Context, payload: ResetMail, job: JobRun) -> JobResult | None:
+    """Look the address up; for an active account, audit the request and mail the link."""
+    from lms_core.services.audit import audit
+    from lms_core.services.users import find_user
+    from lms_core.web.auth import make_reset_token
+
+    assert ctx.lms is not None
+    config = ctx.lms.config
+    user = find_user(ctx, payload.email)
+    if user is None or not user.is_active:
+        return None
+    link = payload.link.replace("__token__", make_reset_token(user, site_secret(config)))
+    # Audited in the job's transaction: only the attempt that sends the mail commits it.
+    ctx.address = payload.address
+    audit(ctx, "auth.reset_requested", user)
+    send_mail(
+        config.mail,
+        user.email,
+        f"Reset your {config.site_name} password",
+        f"Hello {user.display_name},\n\nTo choose a new password, open this link within an hour:"
+        f"\n\n{link}\n\nIf you did not ask for this, ignore this message; your password stays "
+        "as it is.\n",
+    )
+    return None
+
+
+#: The core's mail jobs, registered by :mod:`lms_core.default_notifications`. Long: talking
+#: to a mail server takes a while, and each commits alone.
+JOB_TYPES = [
+    JobType(
+        name=MAIL_JOB,
+        payload=MailBatch,
+        run=_run_mail_batch,
+        long=True,
+        title="Send notification mails",
+    ),
+    JobType(
+        name=DIGEST_JOB,
+        payload=Digest,
+        run=_run_digest,
+        long=True,
+        title="Send the daily notification digests",
+    ),
+    JobType(
+        name=SEND_MAIL_JOB, payload=SendMail, run=_run_send_mail, long=True, title="Send a mail"
+    ),
+    JobType(
+        name=RESET_MAIL_JOB,
+        payload=ResetMail,
+        run=_run_reset_mail,
+        long=True,
+        title="Send a password-reset link",
+    ),
+]
 
 
 @define

@@ -35,6 +35,7 @@ from lms_core.jobs import JobType
 from lms_core.models import AuditEntry
 from lms_core.models import Delivery
 from lms_core.models import DeliveryStatus
+from lms_core.models import Notification
 from lms_core.models import OutboxEvent
 from lms_core.schedules import Schedule
 
@@ -98,6 +99,20 @@ def _outbox_batch(session: Session, cutoff: dt.datetime) -> int:
     return len(events) + len(finished)
 
 
+def _notifications_batch(session: Session, cutoff: dt.datetime) -> int:
+    ids = list(
+        session.scalars(
+            select(Notification.id)
+            .where(Notification.created_at < cutoff)
+            .order_by(Notification.id)
+            .limit(BATCH)
+        )
+    )
+    if ids:
+        session.execute(delete(Notification).where(Notification.id.in_(ids)))
+    return len(ids)
+
+
 @frozen
 class Pruner:
     """One kind of record retention prunes."""
@@ -115,6 +130,9 @@ PRUNERS: dict[str, Pruner] = {
     "audit": Pruner("Audit log", "audit_days", _audit_batch, "audit entries"),
     "outbox": Pruner(
         "Delivered events and finished jobs", "events_days", _outbox_batch, "events and jobs"
+    ),
+    "notifications": Pruner(
+        "Notifications", "notifications_days", _notifications_batch, "notifications"
     ),
 }
 

@@ -13,7 +13,6 @@ import logging
 import secrets
 from typing import Any
 
-import attrs
 from flask import Blueprint
 from flask import abort
 from flask import current_app
@@ -31,17 +30,16 @@ from itsdangerous import URLSafeSerializer
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
+from lms_core import limits
 from lms_core.errors import Forbidden
 from lms_core.errors import Invalid
 from lms_core.errors import Rejected
 from lms_core.errors import TooManyAttempts
-from lms_core.mail import run_later
-from lms_core.mail import send_mail_logged
 from lms_core.models import User
-from lms_core.runtime import LMS
+from lms_core.notification_mail import RESET_MAIL_JOB
+from lms_core.notification_mail import ResetMail
 from lms_core.services import sessions as session_service
 from lms_core.services import users as user_service
-from lms_core.services.audit import audit
 from lms_core.services.users import ADDRESS_LIMIT
 from lms_core.services.users import ADDRESS_WINDOW
 from lms_core.web import login_manager
@@ -243,7 +241,7 @@ def make_reset_token(user: User, secret_key: str | None = None) -> str:
     return _serializer(secret_key).dumps({"uid": user.id, "fp": _fingerprint(user)})
 
 
-#: Stands for the token in the reset link's address until the background sender knows it.
+#: Stands for the token in the reset link's address until the mail job makes it.
 _TOKEN_SLOT = "__token__"
 
 
@@ -260,51 +258,22 @@ def reset_request() -> Any:
             "If an account exists for that address, we have sent it a link to reset the password.",
             "info",
         )
-        response = redirect(url_for("auth.login"))
-        # Even the account look-up happens in the background, once the answer is on its way:
-        # the request does the same work for every address, so its timing tells nothing.
-        request_for = _ResetRequest(
-            site=lms(),
-            email=email,
-            address=client_address(),
-            secret_key=current_app.config["SECRET_KEY"],
-            link=lms().config.base_url.rstrip("/") + url_for("auth.reset", token=_TOKEN_SLOT),
-        )
-        response.call_on_close(lambda: run_later(_send_reset_mail, request_for))
-        return response
+        # The account is looked up, and the mail sent, by a job (core.password_reset_mail):
+        # the request does the same work for every address (one INSERT), whether or not the
+        # account exists and whether or not mail works, so neither its answer nor its timing
+        # tells anything. The job makes the link when it runs: no reset token is stored.
+        with lms().transaction(system=True, address=client_address()) as ctx:
+            ctx.enqueue(
+                RESET_MAIL_JOB,
+                ResetMail(
+                    email=email[: limits.EMAIL * 2],
+                    link=lms().config.base_url.rstrip("/")
+                    + url_for("auth.reset", token=_TOKEN_SLOT),
+                    address=client_address(),
+                ),
+            )
+        return redirect(url_for("auth.login"))
     return render_template("auth/reset_request.html", form=form)
-
-
-@attrs.frozen
-class _ResetRequest:
-    site: LMS
-    email: str
-    address: str | None
-    secret_key: str
-    link: str
-
-
-def _send_reset_mail(req: _ResetRequest) -> None:
-    """Look the address up and, for an active account, audit the request and mail the link."""
-    try:
-        with req.site.transaction(system=True, address=req.address) as ctx:
-            user = user_service.find_user(ctx, req.email)
-            if user is None or not user.is_active:
-                return
-            link = req.link.replace(_TOKEN_SLOT, make_reset_token(user, req.secret_key))
-            audit(ctx, "auth.reset_requested", user)
-            to, name = user.email, user.display_name
-    except Exception as exc:  # nobody to raise to in the background
-        log.error("could not look up a password-reset request: %s: %s", type(exc).__name__, exc)
-        return
-    config = req.site.config
-    send_mail_logged(
-        config.mail,
-        to,
-        f"Reset your {config.site_name} password",
-        f"Hello {name},\n\nTo choose a new password, open this link within an hour:\n\n{link}\n\n"
-        "If you did not ask for this, ignore this message; your password stays as it is.\n",
-    )
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
