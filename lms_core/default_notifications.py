@@ -260,6 +260,8 @@ def send_team_overdue(ctx: Context, now: dt.datetime) -> int:
     ).all()
     teams: dict[int, list[str]] = {}
     for manager_id, name, email, title, due in rows:
+        if manager_id is None:
+            continue
         teams.setdefault(manager_id, []).append(f"{name or email}: {title} (due {due:%d %b %Y})")
     messages = []
     for manager_id, items in teams.items():
