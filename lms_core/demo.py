@@ -1409,6 +1409,7 @@ def _as(ctx: Context, actor: User) -> Context:
         actor=ctx.attach(actor),
         address=ctx.address,
         event_ids=ctx.event_ids,
+        lms=ctx.lms,
     )
 
 

@@ -566,7 +566,11 @@ def sync_group_enrollments(
             try:
                 with ctx.session.begin_nested():
                     sub = Context(
-                        session=ctx.session, hooks=ctx.hooks, system=True, address=ctx.address
+                        session=ctx.session,
+                        hooks=ctx.hooks,
+                        system=True,
+                        address=ctx.address,
+                        lms=ctx.lms,
                     )
                     enroll(sub, user, course, source=EnrollmentSource.GROUP)
                     ctx.event_ids.extend(sub.event_ids)
