@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,14 @@ def _serve_options(fn: Any) -> Any:
                 is_flag=True,
                 help="One process on werkzeug's development server (no reloader) instead of gunicorn.",
             ),
+            click.option(
+                "--worker/--no-worker",
+                "worker",
+                default=True,
+                show_default=True,
+                help="Also run an `lms worker` process (jobs, schedules, retries); "
+                "--no-worker when workers run elsewhere.",
+            ),
         ]
     ):
         fn = option(fn)
@@ -180,6 +189,7 @@ def _serve(
     threads: int,
     dev: bool,
     base_url: str | None = None,
+    worker: bool = True,
 ) -> None:
     from lms_core.serve import serve
 
@@ -193,6 +203,7 @@ def _serve(
         dev=dev,
         config_path=env.config_path,
         base_url=base_url,
+        worker=worker,
     )
 
 
@@ -213,7 +224,7 @@ def _base_url_for_serving(env: Env, host: str, port: int) -> str | None:
 @_serve_options
 @pass_env
 def serve_command(
-    env: Env, host: str, port: int, workers: int | None, threads: int, dev: bool
+    env: Env, host: str, port: int, workers: int | None, threads: int, dev: bool, worker: bool
 ) -> None:
     """Serve the site over HTTP (gunicorn; --dev for werkzeug's development server).
 
@@ -225,7 +236,9 @@ def serve_command(
     _ = env.lms  # fail early, in this process, on a bad configuration
     base_url = _base_url_for_serving(env, host, port)
     click.echo(f"Serving {served_url(host, port)} (press Ctrl+C to stop)")
-    _serve(env, host, port, workers, threads, dev, base_url)
+    if worker:
+        click.echo("With a worker for background jobs and schedules (--no-worker: none).")
+    _serve(env, host, port, workers, threads, dev, base_url, worker)
 
 
 @cli.command("demo")
@@ -254,8 +267,9 @@ def demo(
     workers: int | None,
     threads: int,
     dev: bool,
+    worker: bool,
 ) -> None:
-    """Build a realistic demo site, print how to sign in, and serve it."""
+    """Build a realistic demo site, print how to sign in, and serve it (with a worker)."""
     from lms_core.demo import build_demo
     from lms_core.serve import served_url
 
@@ -271,7 +285,9 @@ def demo(
         return
     click.echo("")
     click.echo(f"Serving the demo at {served_url(host, port)} (press Ctrl+C to stop)")
-    _serve(env, host, port, workers, threads, dev, base_url)
+    if worker:
+        click.echo("With a worker for background jobs and schedules (--no-worker: none).")
+    _serve(env, host, port, workers, threads, dev, base_url, worker)
 
 
 @cli.group()
@@ -547,13 +563,32 @@ def hooks_list(env: Env, hook_name: str | None) -> None:
 @click.option("--processes", "-p", default=1, show_default=True, help="Worker processes to run.")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 @click.option("--poll", default=1.0, show_default=True, help="Seconds to wait when nothing is due.")
+@click.option(
+    "--exit-with-parent",
+    is_flag=True,
+    hidden=True,
+    help="Stop when the process that started this one is gone (the worker beside `lms serve`).",
+)
 @pass_env
-def worker(env: Env, processes: int, once: bool, poll: float) -> None:
-    """Deliver outbox events to plugins in the background (set events.deliver_inline = false)."""
+def worker(env: Env, processes: int, once: bool, poll: float, exit_with_parent: bool) -> None:
+    """Run background jobs, fire schedules and deliver (and retry) outbox events.
+
+    `lms serve` and `lms demo` start one beside the site; run more (on other hosts too) for
+    a larger site and serve with --no-worker.
+    """
     from lms_core.worker import run_workers
 
-    total = run_workers(env.lms.config, processes, once=once, poll=poll)
-    click.echo(f"Delivered {total} event(s).")
+    try:
+        total = run_workers(
+            env.lms.config,
+            processes,
+            once=once,
+            poll=poll,
+            parent=os.getppid() if exit_with_parent else None,
+        )
+    except KeyboardInterrupt:  # Ctrl+C reaches the worker beside `lms serve` too
+        return
+    click.echo(f"Ran {total} deliveries and jobs.")
 
 
 @cli.group()

@@ -134,7 +134,20 @@ def _owned(plugin: str, name: str) -> bool:
 
 
 def job_types(lms: LMS) -> dict[str, tuple[str, JobType]]:
-    """name -> (owning plugin, job type) of every enabled plugin's job types."""
+    """name -> (owning plugin, job type) of every enabled plugin's job types.
+
+    Collected once per set of enabled plugins (``lms_register_jobs`` is called again when a
+    plugin is turned on or off), so enqueueing costs the INSERT and little else.
+    """
+    cached = getattr(lms, "_job_types", None)
+    if cached is not None and cached[0] is lms.enabled_plugins:
+        return cached[1]
+    found = _collect_job_types(lms)
+    lms._job_types = (lms.enabled_plugins, found)  # type: ignore[attr-defined]
+    return found
+
+
+def _collect_job_types(lms: LMS) -> dict[str, tuple[str, JobType]]:
     found: dict[str, tuple[str, JobType]] = {}
     for plugin, fn in lms.hooks.implementations("lms_register_jobs"):
         for job_type in fn() or ():
@@ -191,16 +204,21 @@ def enqueue(
         "long": job_type.long,
         "requested_by_id": requested_by,
     }
-    dialect = ctx.session.get_bind().dialect.name
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert_(Delivery)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["job", "key"])
-        .returning(Delivery.id)
-    )
-    job_id: int | None = ctx.session.connection().execute(stmt).scalar_one_or_none()
+    connection = ctx.session.connection()
+    stmt = _INSERT_JOB.get(connection.dialect.name)
+    if stmt is None:
+        insert_ = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        stmt = _INSERT_JOB[connection.dialect.name] = (
+            insert_(Delivery)
+            .on_conflict_do_nothing(index_elements=["job", "key"])
+            .returning(Delivery.id)
+        )
+    job_id: int | None = connection.execute(stmt, values).scalar_one_or_none()
     return job_id
+
+
+#: The enqueue statement per dialect, built once (building it per call was most of its cost).
+_INSERT_JOB: dict[str, Any] = {}
 
 
 def runnable(lms: LMS) -> Any:

@@ -13,11 +13,19 @@ Links the site writes into emails, badges and verification pages are built from
 (:func:`base_url_for`, passed to the workers as ``LMS_BASE_URL``); a configured one that
 disagrees with the served address is kept, with a warning (a reverse proxy may well serve it
 there).
+
+Jobs and schedules need a worker (:mod:`lms_core.worker`): unless told ``worker=False``
+(``--no-worker``, for deployments whose ``lms worker`` processes run elsewhere), :func:`serve`
+starts one ``lms worker`` process beside the web workers and stops it when serving stops.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import signal
+import subprocess
 import sys
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -37,7 +45,10 @@ __all__ = [
     "serve_dev",
     "serve_gunicorn",
     "served_url",
+    "start_worker",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Bind addresses meaning "every interface": a browser on this machine uses loopback instead.
 _WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
@@ -166,6 +177,31 @@ def serve_dev(host: str = "127.0.0.1", port: int = 5000) -> None:
     run_simple(host, port, _build_app(), use_reloader=False, use_debugger=False, threaded=True)
 
 
+def start_worker() -> subprocess.Popen[bytes]:
+    """Start one ``lms worker`` process with this process's environment (``LMS_CONFIG`` ...).
+
+    It stops by itself if this process dies without stopping it (``--exit-with-parent``).
+    """
+    command = [sys.executable, "-m", "lms_core", "worker", "--exit-with-parent"]
+    return subprocess.Popen(command, env=dict(os.environ))
+
+
+def _interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_worker(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        log.warning("the worker did not stop within 15 s; killing it")
+        process.kill()
+        process.wait()
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 5000,
@@ -175,17 +211,29 @@ def serve(
     dev: bool = False,
     config_path: str | None = None,
     base_url: str | None = None,
+    worker: bool = True,
 ) -> None:
     """Serve the site configured by ``config_path`` (passed to workers as ``LMS_CONFIG``).
 
     :param base_url: the base URL to serve with (passed to workers as ``LMS_BASE_URL``); the
         CLI passes the served address when ``base_url`` is not configured.
+    :param worker: also run an ``lms worker`` process (jobs, schedules, event retries) while
+        serving.
     """
     if config_path:
         os.environ["LMS_CONFIG"] = os.fspath(config_path)
     if base_url:
         os.environ["LMS_BASE_URL"] = base_url
-    if dev or sys.platform == "win32":
-        serve_dev(host, port)
-    else:
-        serve_gunicorn(host, port, workers=workers, threads=threads)
+    background = start_worker() if worker else None
+    try:
+        if dev or sys.platform == "win32":
+            # werkzeug leaves SIGTERM at its default (die at once): stop as on Ctrl+C instead,
+            # so the worker is stopped too.
+            with contextlib.suppress(ValueError):  # not the main thread
+                signal.signal(signal.SIGTERM, _interrupt)
+            serve_dev(host, port)
+        else:
+            serve_gunicorn(host, port, workers=workers, threads=threads)
+    finally:
+        if background is not None:
+            _stop_worker(background)

@@ -39,6 +39,7 @@ def run_worker(
     batch: int = 100,
     stop_after: float | None = None,
     plugins: tuple[Any, ...] = (),
+    parent: int | None = None,
 ) -> int:
     """Work until stopped (or, with ``once``, until nothing is due). Returns how many
     deliveries and jobs it ran."""
@@ -59,6 +60,9 @@ def run_worker(
     started = time.monotonic()
     try:
         while not stopping:
+            if parent is not None and os.getppid() != parent:
+                log.warning("the process that started this worker is gone; stopping")
+                break
             lms.refresh_plugins()
             done = outbox.deliver_due(lms, worker=name, limit=batch)
             done += scheduler.tick()
@@ -81,20 +85,32 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-def _child(config: Config, once: bool, poll: float, batch: int, queue: Any) -> None:
-    queue.put(run_worker(config, once=once, poll=poll, batch=batch))
+def _child(
+    config: Config, once: bool, poll: float, batch: int, queue: Any, parent: int | None
+) -> None:
+    queue.put(run_worker(config, once=once, poll=poll, batch=batch, parent=parent))
 
 
 def run_workers(
-    config: Config, processes: int, *, once: bool = False, poll: float = 1.0, batch: int = 100
+    config: Config,
+    processes: int,
+    *,
+    once: bool = False,
+    poll: float = 1.0,
+    batch: int = 100,
+    parent: int | None = None,
 ) -> int:
-    """Run ``processes`` worker processes; returns how many deliveries they made together."""
+    """Run ``processes`` worker processes; returns how many deliveries and jobs they ran.
+
+    :param parent: stop when the process with this id is no longer this one's parent.
+    """
     if processes <= 1:
-        return run_worker(config, once=once, poll=poll, batch=batch)
+        return run_worker(config, once=once, poll=poll, batch=batch, parent=parent)
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     children = [
-        ctx.Process(target=_child, args=(config, once, poll, batch, queue))
+        # Each child stops if this process goes (which is what watches ``parent``).
+        ctx.Process(target=_child, args=(config, once, poll, batch, queue, os.getpid()))
         for _ in range(processes)
     ]
     for child in children:

@@ -139,3 +139,78 @@ def test_serve_hands_the_base_url_to_the_workers_through_the_environment(monkeyp
     )
     serve_module.serve("127.0.0.1", 8123, dev=True, base_url="http://127.0.0.1:8123")
     assert seen == [("127.0.0.1", 8123, "http://127.0.0.1:8123")]
+
+
+# --- the worker beside the site ---------------------------------------------------------------
+
+
+def _site_with_a_job(tmp_path):
+    """A migrated SQLite site with one pending job (the core's audit prune), and its config."""
+    from lms_core.config import load_config
+    from lms_core.migrate import upgrade
+    from lms_core.retention import Prune
+    from lms_core.runtime import LMS
+
+    url = f"sqlite:///{tmp_path / 'site.sqlite3'}"
+    config = tmp_path / "lms.toml"
+    config.write_text(
+        f'instance_path = "{tmp_path / "instance"}"\n[database]\nurl = "{url}"\n', encoding="utf-8"
+    )
+    site = LMS(load_config(config, env={}))
+    try:
+        upgrade(site)
+        with site.transaction(system=True) as ctx:
+            job_id = ctx.enqueue("core.prune", Prune(what="audit"))
+    finally:
+        site.dispose()
+    return config, url, job_id
+
+
+def _job_status(url: str, job_id: int) -> str:
+    from sqlalchemy import create_engine
+    from sqlalchemy import text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return str(
+                conn.execute(
+                    text("SELECT status FROM outbox_deliveries WHERE id = :i"), {"i": job_id}
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("worker", [True, False], ids=["with-worker", "no-worker"])
+@pytest.mark.skipif(sys.platform == "win32", reason="gunicorn is POSIX only")
+def test_lms_serve_runs_a_worker_beside_the_site_unless_told_not_to(tmp_path, worker):
+    config, url, job_id = _site_with_a_job(tmp_path)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LMS_")}
+    command = [sys.executable, "-m", "lms_core", "--config", str(config), "serve"]
+    command += ["--port", str(port), "--workers", "1"]
+    if not worker:
+        command.append("--no-worker")
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    ) as process:
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and _job_status(url, job_id) == "pending":
+                if not worker and _serving(port):
+                    time.sleep(3)  # time enough for a worker to have run it
+                    break
+                time.sleep(0.2)
+            assert _job_status(url, job_id) == ("delivered" if worker else "pending")
+        finally:
+            process.terminate()
+            output = process.communicate(timeout=30)[0].decode()
+    assert ("With a worker" in output) is worker
+
+
+def _serving(port: int) -> bool:
+    try:
+        return _get(port, "/auth/login") == 200
+    except OSError:
+        return False

@@ -49,6 +49,8 @@ def _audit_log_is_append_only(session: Session, _flush_context: Any, _instances:
 @event.listens_for(Session, "do_orm_execute")
 def _audit_log_refuses_bulk_changes(orm_execute_state: ORMExecuteState) -> None:
     # ``session.execute(update(AuditEntry))`` / ``delete(AuditEntry)`` skip the flush check above.
+    # (Retention, lms_core.retention, deletes entries past [retention] audit_days through the
+    # table itself: the one deleter there is.)
     if orm_execute_state.is_update or orm_execute_state.is_delete:
         mapper = orm_execute_state.bind_mapper
         if mapper is not None and mapper.class_ is AuditEntry:

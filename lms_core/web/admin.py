@@ -36,6 +36,7 @@ from lms_core import outbox
 from lms_core.db import utcnow
 from lms_core.errors import LMSError
 from lms_core.importer import import_users_csv
+from lms_core.jobs import job_title
 from lms_core.limits import DB_INT_MAX
 from lms_core.limits import TooLong
 from lms_core.limits import excerpt
@@ -1180,14 +1181,31 @@ def _troubled() -> Any:
     )
 
 
+#: Running and waiting jobs shown above the troubled deliveries.
+JOBS_SHOWN = 20
+
+
 @bp.route("/deliveries")
 @requires("plugin.manage")
 def deliveries() -> Any:
     page = _page()
     stmt = (
         select(Delivery, OutboxEvent.name, OutboxEvent.created_at)
-        .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+        .outerjoin(OutboxEvent, OutboxEvent.id == Delivery.event_id)
         .where(_troubled())
+    )
+    # Jobs running now (a leased long job) or waiting for their first attempt.
+    jobs_now = list(
+        db().scalars(
+            select(Delivery)
+            .where(
+                Delivery.job.is_not(None),
+                Delivery.status == DeliveryStatus.PENDING,
+                or_(Delivery.attempts == 0, Delivery.lease_until.is_not(None)),
+            )
+            .order_by(Delivery.lease_until.is_(None), Delivery.next_attempt_at, Delivery.id)
+            .limit(JOBS_SHOWN)
+        )
     )
     total = db().scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = db().execute(
@@ -1197,6 +1215,8 @@ def deliveries() -> Any:
     )
     return render_template(
         "admin/deliveries.html",
+        jobs_now=jobs_now,
+        job_title=lambda name: job_title(lms(), name),
         rows=rows.all(),
         page=page,
         pages=_pages(total, AUDIT_PAGE_SIZE),
@@ -1209,12 +1229,31 @@ def _retry(ids: list[int]) -> Any:
     runtime = lms()
     with write() as ctx:
         queued = outbox.redeliver(ctx, ids)
-    delivered = outbox.deliver_due(runtime, worker="admin") if queued else 0
-    flash(
-        f"{queued} delivery(ies) queued again; {delivered} delivered now."
-        + (" The rest failed again; see the error below." if delivered < queued else ""),
-        "success" if delivered >= queued else "info",
-    )
+        events = sorted(
+            {
+                event_id
+                for event_id in ctx.session.scalars(
+                    select(Delivery.event_id).where(Delivery.id.in_(ids))
+                )
+                if event_id is not None
+            }
+        )
+        jobs_queued = queued - int(
+            ctx.session.scalar(
+                select(func.count()).where(Delivery.id.in_(ids), Delivery.event_id.is_not(None))
+            )
+            or 0
+        )
+    # Event deliveries are attempted now; jobs are never run inside a request: a worker
+    # takes them within seconds.
+    delivered = outbox.deliver_events(runtime, events, worker="admin") if events else 0
+    attempted = queued - max(jobs_queued, 0)
+    message = f"{queued} delivery(ies) queued again; {delivered} delivered now."
+    if jobs_queued > 0:
+        message += f" {jobs_queued} job(s) will run in the background."
+    if delivered < attempted:
+        message += " The rest failed again; see the error below."
+    flash(message, "success" if delivered >= attempted else "info")
     return redirect(url_for("admin.deliveries"))
 
 

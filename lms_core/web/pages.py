@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lms_core.api import bp as api_bp
 from lms_core.web.admin import bp as admin_bp
+from lms_core.web.jobs import bp as jobs_bp
 from lms_core.web.learner import bp as learner_bp
 from lms_core.web.notifications import admin_bp as notifications_admin_bp
 from lms_core.web.notifications import bp as notifications_bp
@@ -19,6 +20,7 @@ BLUEPRINTS = (
     tokens_bp,
     api_bp,
     team_bp,
+    jobs_bp,
     notifications_bp,
     notifications_admin_bp,
     unsubscribe_bp,
