@@ -15,7 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
-from email.message import EmailMessage
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import formatdate
 from email.utils import make_msgid
 from functools import cache
@@ -65,6 +69,8 @@ log = logging.getLogger(__name__)
 MAIL_BATCH = 100
 
 _TEMPLATES = Path(__file__).parent / "templates" / "notifications"
+#: How mails are flattened for SMTP: CRLF line ends (smtplib sends bytes as they are).
+_WIRE = compat32.clone(linesep="\r\n", max_line_length=None)
 
 
 @cache
@@ -250,7 +256,7 @@ def render_notification(
     email: str,
     name: str,
     kind_title: str,
-) -> EmailMessage:
+) -> Message:
     """The multipart (text + HTML) mail of one notification, with its unsubscribe headers."""
     unsubscribe = _url(
         config,
@@ -272,22 +278,35 @@ def render_notification(
     return message
 
 
+def _header(value: str) -> Any:
+    """A header value on one line (no CR/LF can sneak another header in), encoded if need be
+    (a :class:`~email.header.Header`, which ``Message`` takes for a ``str``)."""
+    value = " ".join(value.split())
+    return value if value.isascii() else Header(value, "utf-8")
+
+
 def _message(
     config: Config, to: str, subject: str, values: dict[str, Any], template: str
-) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = config.mail.sender
-    message["To"] = to
-    message["Subject"] = subject
+) -> Message:
+    # The legacy (compat32) classes: email.message.EmailMessage parses and refolds every header
+    # and cost ~2.5 ms a mail, most of a batch's time.
+    message = MIMEMultipart("alternative")
+    message["From"] = _header(config.mail.sender)
+    message["To"] = _header(to)
+    message["Subject"] = _header(subject)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=config.mail.sender.rpartition("@")[2] or None)
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(_env().get_template(f"{template}.txt").render(values))
-    message.add_alternative(_env().get_template(f"{template}.html").render(values), subtype="html")
+    message.attach(
+        MIMEText(_env().get_template(f"{template}.txt").render(values), "plain", "utf-8")
+    )
+    message.attach(
+        MIMEText(_env().get_template(f"{template}.html").render(values), "html", "utf-8")
+    )
     return message
 
 
-def _send(config: Config, messages: Iterable[tuple[list[int], EmailMessage]]) -> MailOutcome:
+def _send(config: Config, messages: Iterable[tuple[list[int], Message]]) -> MailOutcome:
     outcome = MailOutcome()
     todo = list(messages)
     if not todo:
@@ -295,7 +314,9 @@ def _send(config: Config, messages: Iterable[tuple[list[int], EmailMessage]]) ->
     try:
         with smtp_connection(config.mail) as smtp:
             for ids, message in todo:
-                smtp.send_message(message)
+                smtp.sendmail(
+                    config.mail.sender, [str(message["To"])], message.as_bytes(policy=_WIRE)
+                )
                 outcome.sent.extend(ids)
     except Exception as exc:  # reported to the job, which fails and is retried
         outcome.error = exc

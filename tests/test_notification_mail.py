@@ -276,3 +276,15 @@ def test_a_finished_job_tells_whoever_asked_for_it(site, make):
         row = session.scalars(select(Notification).where(Notification.kind == JOB_FINISHED)).one()
     assert row.user_id == ann.id and row.text == "Your export is ready."
     assert "ready" in row.subject
+
+
+def test_a_subject_in_any_language_arrives_and_cannot_add_a_header(site, make, mail_server):
+    mail_server.up()
+    ann = make.user("ann@example.com")
+    with site.transaction(system=True) as ctx:
+        service.notify(ctx, ENROLLED, [ann], "Sécurité incendie\r\nBcc: eve@example.com", "Ça va")
+    run_jobs(site)
+    (message,) = mail_server.messages
+    assert message["Subject"] == "Sécurité incendie Bcc: eve@example.com"
+    assert message["Bcc"] is None
+    assert "Ça va" in message.get_body(("plain",)).get_content()
