@@ -3,9 +3,10 @@
 On PostgreSQL (row locks let workers share the queue). One ``notify()`` call tells 10,000
 people something of a kind they get by email; that writes the rows and 100 mail jobs
 (100 notifications each). Then ``lms_core.worker.run_workers(config, N, once=True)`` sends
-them to an SMTP sink on loopback (aiosmtpd), which answers each message after
+them to an SMTP sink on loopback (aiosmtpd, in a process of its own), which answers each message after
 ``--latency-ms`` (a mail server on a network is not instant; 0 for none). The bench checks
-that every notification was mailed exactly once, and prints mails/s for each worker count and
+that every notification was mailed exactly once, and prints mails/s for each worker count
+(from the first mail to the last as the sink saw them, so process start-up is left out) and
 the ratio. The last line is a JSON object of the figures.
 
     python bench/notifications_mail.py [--users 10000] [--latency-ms 2] \\
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import multiprocessing
 import socket
 import sys
 import tempfile
@@ -75,14 +77,76 @@ class Sink:
         self.latency = latency
         self.received: dict[str, int] = {}
         self.lock = threading.Lock()
+        self.first: float | None = None
+        self.last: float | None = None
+
+    def clear(self) -> None:
+        self.received.clear()
+        self.first = self.last = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         if self.latency:
             await asyncio.sleep(self.latency)
         with self.lock:
+            now = time.perf_counter()
+            self.first = self.first if self.first is not None else now
+            self.last = now
             for rcpt in envelope.rcpt_tos:
                 self.received[rcpt] = self.received.get(rcpt, 0) + 1
         return "250 OK"
+
+
+def _sink_main(port: int, latency: float, conn: Any) -> None:
+    """The SMTP sink, in a process of its own (so it shares no interpreter lock with a worker)."""
+    from aiosmtpd.controller import Controller
+
+    sink = Sink(latency)
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    conn.send("up")
+    try:
+        while True:
+            command = conn.recv()
+            if command == "clear":
+                sink.clear()
+                conn.send("ok")
+            elif command == "report":
+                with sink.lock:
+                    conn.send(
+                        (
+                            len(sink.received),
+                            sorted(set(sink.received.values())),
+                            sink.first,
+                            sink.last,
+                        )
+                    )
+            else:
+                break
+    finally:
+        controller.stop()
+
+
+class SinkProcess:
+    def __init__(self, latency: float) -> None:
+        self.port = _free_port()
+        self.conn, child = multiprocessing.get_context("spawn").Pipe()
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=_sink_main, args=(self.port, latency, child), daemon=True
+        )
+        self.process.start()
+        assert self.conn.recv() == "up"
+
+    def clear(self) -> None:
+        self.conn.send("clear")
+        assert self.conn.recv() == "ok"
+
+    def report(self) -> tuple[int, list[int], float | None, float | None]:
+        self.conn.send("report")
+        return self.conn.recv()  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        self.conn.send("stop")
+        self.process.join(timeout=10)
 
 
 def _people(site: LMS, count: int) -> list[int]:
@@ -110,9 +174,9 @@ def _reset(site: LMS) -> None:
         conn.execute(text("TRUNCATE notifications, outbox_deliveries RESTART IDENTITY CASCADE"))
 
 
-def run(site: LMS, config: Any, ids: list[int], sink: Sink, workers: int) -> dict[str, Any]:
+def run(site: LMS, config: Any, ids: list[int], sink: SinkProcess, workers: int) -> dict[str, Any]:
     _reset(site)
-    sink.received.clear()
+    sink.clear()
     started = time.perf_counter()
     with site.transaction(system=True) as ctx, count_statements(site) as seen:
         written = notifications.notify(
@@ -131,14 +195,20 @@ def run(site: LMS, config: Any, ids: list[int], sink: Sink, workers: int) -> dic
             select(func.count()).where(Delivery.job == MAIL_JOB, Delivery.status != "delivered")
         )
     assert unmailed == 0 and left == 0, (unmailed, left)
-    assert len(sink.received) == len(ids) and set(sink.received.values()) == {1}, "not once each"
+    received, counts, first, last = sink.report()
+    assert received == len(ids) and counts == [1], ("not once each", received, counts)
+    assert first is not None and last is not None
+    # From the first mail to the last, as the mail server saw them: the workers' start-up
+    # (a spawned process imports the site; one worker runs in this process) is left out.
+    window = last - first
     return {
         "workers": workers,
         "notify_s": round(notify_s, 3),
         "notify_statements": len(seen),
         "mail_jobs": jobs,
-        "send_s": round(send_s, 3),
-        "mails_per_s": round(len(ids) / send_s, 1),
+        "wall_s": round(send_s, 3),
+        "send_s": round(window, 3),
+        "mails_per_s": round(len(ids) / window, 1),
     }
 
 
@@ -148,12 +218,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=2.0)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     args = parser.parse_args()
-    from aiosmtpd.controller import Controller
-
-    sink = Sink(args.latency_ms / 1000)
-    port = _free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
+    sink = SinkProcess(args.latency_ms / 1000)
+    port = sink.port
     try:
         with tempfile.TemporaryDirectory() as tmp:
             _recreate(args.database_url)
@@ -176,7 +242,7 @@ def main() -> None:
             print(two, flush=True)
             site.dispose()
     finally:
-        controller.stop()
+        sink.stop()
     ratio = round(two["mails_per_s"] / one["mails_per_s"], 2)
     print(f"2 workers / 1 worker: {ratio}x ({one['mails_per_s']} -> {two['mails_per_s']} mails/s)")
     print(
