@@ -250,3 +250,16 @@ def test_an_enrollment_request_tells_those_who_may_approve_it(site, make):
     row = next(r for r in _rows(site, instructor.id) if r.kind == APPROVAL_REQUESTED)
     assert row.subject == "Lee asks to join Forklifts"
     assert row.link == f"/teach/courses/{course.id}/learners"
+
+
+def test_notifications_past_their_retention_are_pruned(site, make, clock):
+    from lms_core.retention import prune
+
+    ann = make.user()
+    with site.transaction(system=True) as ctx:
+        service.notify(ctx, "shouter.hello", [ann], "Old", "Old")
+    clock.advance(days=site.config.retention.notifications_days + 1)
+    with site.transaction(system=True) as ctx:
+        service.notify(ctx, "shouter.hello", [ann], "New", "New")
+    assert prune(site, "notifications") == 1
+    assert [r.subject for r in _rows(site, ann.id) if r.kind == "shouter.hello"] == ["New"]
