@@ -1159,6 +1159,8 @@ class _Writer:
                         "locked_by": None,
                         "last_error": None,
                         "delivered_at": None,
+                        # Has a Python-side default, so the compiled INSERT names it.
+                        "long": False,
                     }
                     for event_id in ids
                     for plugin in plugins
