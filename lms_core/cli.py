@@ -606,7 +606,7 @@ def events() -> None:
 @click.option("--limit", default=50, show_default=True)
 @pass_env
 def events_list(env: Env, status: str, limit: int) -> None:
-    """Deliveries in a given state, newest first, with their last error."""
+    """Deliveries (of events, and jobs) in a given state, newest first, with their last error."""
     from sqlalchemy import select
 
     from lms_core.models import Delivery
@@ -615,7 +615,7 @@ def events_list(env: Env, status: str, limit: int) -> None:
     with env.lms.session() as session:
         rows = session.execute(
             select(Delivery, OutboxEvent.name)
-            .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+            .outerjoin(OutboxEvent, OutboxEvent.id == Delivery.event_id)
             .where(Delivery.status == status)
             .order_by(Delivery.id.desc())
             .limit(limit)
@@ -623,8 +623,9 @@ def events_list(env: Env, status: str, limit: int) -> None:
     if not rows:
         click.echo(f"No {status} deliveries.")
     for delivery, name in rows:
+        what = name if name is not None else f"job {delivery.job}"
         click.echo(
-            f"#{delivery.id} {name} -> {delivery.plugin} attempts={delivery.attempts} {delivery.last_error or ''}"
+            f"#{delivery.id} {what} -> {delivery.plugin} attempts={delivery.attempts} {delivery.last_error or ''}"
         )
 
 

@@ -98,7 +98,7 @@ def test_schedule_buttons_need_the_csrf_token_and_the_permission(site, client, a
     from lms_core.testing import Factory
 
     Factory(site).user("lee@example.com", password=PASSWORD)
-    AuthActions(client).logout()
+    assert AuthActions(client).logout().status_code == 302
     assert AuthActions(client).login("lee@example.com", PASSWORD).status_code == 302
     assert client.get("/admin/schedules").status_code == 403
     token = csrf_token(client, "/jobs/")
@@ -120,7 +120,7 @@ def test_a_person_sees_their_own_background_tasks_and_not_anyone_elses(site, cli
     run_jobs(site)
     done = text_of(client.get(f"/jobs/{mine}"), 200)
     assert "slow work done" in done and 'http-equiv="refresh"' not in done
-    AuthActions(client).logout()
+    assert AuthActions(client).logout().status_code == 302
     assert AuthActions(client).login("lee@example.com", PASSWORD).status_code == 302
     assert client.get(f"/jobs/{mine}").status_code == 404
     assert client.get(f"/jobs/{theirs}").status_code == 200
