@@ -22,6 +22,8 @@ class Env:
 
     def __init__(self, config_path: str | None) -> None:
         self.config_path = config_path
+        #: Settings this command changes for itself (``lms demo``'s mail folder).
+        self.overrides: dict[str, Any] = {}
         self._lms: LMS | None = None
 
     def close(self) -> None:
@@ -32,7 +34,7 @@ class Env:
     @property
     def lms(self) -> LMS:
         if self._lms is None:
-            self._lms = LMS(load_config(self.config_path))
+            self._lms = LMS(load_config(self.config_path, overrides=self.overrides or None))
         return self._lms
 
 
@@ -190,6 +192,7 @@ def _serve(
     dev: bool,
     base_url: str | None = None,
     worker: bool = True,
+    environment: dict[str, str] | None = None,
 ) -> None:
     from lms_core.serve import serve
 
@@ -204,6 +207,7 @@ def _serve(
         config_path=env.config_path,
         base_url=base_url,
         worker=worker,
+        environment=environment,
     )
 
 
@@ -269,10 +273,20 @@ def demo(
     dev: bool,
     worker: bool,
 ) -> None:
-    """Build a realistic demo site, print how to sign in, and serve it (with a worker)."""
+    """Build a realistic demo site, print how to sign in, and serve it (with a worker).
+
+    Without a configured mail server, the demo's mail (notifications, digests, reset links)
+    is written to files in the instance folder's ``mail/`` instead.
+    """
+    from lms_core.config import load_config_with_sources
     from lms_core.demo import build_demo
+    from lms_core.mail import mail_folder
     from lms_core.serve import served_url
 
+    config, sources = load_config_with_sources(env.config_path)
+    mail_to_files = not any(key.startswith("mail.") for key in sources)
+    if mail_to_files:
+        env.overrides["mail"] = {"transport": "folder"}
     lms = env.lms
     base_url = _base_url_for_serving(env, host, port) if serve else None
     _upgrade(lms)
@@ -281,13 +295,18 @@ def demo(
     )
     click.echo("")
     click.echo(summary.describe(served_url(host, port) if serve else None))
+    if mail_to_files:
+        folder = mail_folder(config.mail, config.instance_path).resolve()
+        click.echo(f"Mail: no mail server is configured, so mail is written to {folder}/")
     if not serve:
         return
     click.echo("")
     click.echo(f"Serving the demo at {served_url(host, port)} (press Ctrl+C to stop)")
     if worker:
         click.echo("With a worker for background jobs and schedules (--no-worker: none).")
-    _serve(env, host, port, workers, threads, dev, base_url, worker)
+    # The site's processes read their configuration afresh: tell them about the mail folder.
+    extra = {"LMS_MAIL_TRANSPORT": "folder"} if mail_to_files else None
+    _serve(env, host, port, workers, threads, dev, base_url, worker, extra)
 
 
 @cli.group()

@@ -77,8 +77,12 @@ class PluginsConfig:
 
 @frozen(kw_only=True)
 class MailConfig:
-    """Outgoing mail (SMTP)."""
+    """Outgoing mail: over SMTP, or (``transport = "folder"``) written as ``.eml`` files into
+    ``folder`` (default ``<instance>/mail``), which ``lms demo`` uses when no mail server is
+    configured, so its mail can be read without one."""
 
+    transport: str = field(default="smtp", validator=attrs.validators.in_(("smtp", "folder")))
+    folder: str | None = None
     host: str = "127.0.0.1"
     port: int = 25
     username: str | None = None

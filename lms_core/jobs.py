@@ -332,10 +332,12 @@ class _Heartbeat(threading.Thread):
         except Exception:  # the next renewal tries again; the lease is long enough for that
             log.warning("could not renew the lease of job %s", self.delivery_id, exc_info=True)
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop renewing. ``wait=False`` while the job's own transaction may hold SQLite's
+        write lock: a renewal waiting for that lock would otherwise wait for us, and we for it."""
         self._stop_event.set()
         self._poke.set()
-        if self.is_alive() and threading.current_thread() is not self:
+        if wait and self.is_alive() and threading.current_thread() is not self:
             self.join(timeout=35)
 
 
@@ -449,7 +451,7 @@ def run_next_long_job(lms: LMS, worker: str) -> bool:
                 report=heartbeat.report,
             )
             result = claim.job_type.run(ctx, structure(claim.payload, claim.job_type.payload), run)
-            heartbeat.stop()
+            heartbeat.stop(wait=False)
             stored = _result_row(result)
             now = utcnow()
             final: dict[str, Any] = {}
@@ -486,7 +488,7 @@ def run_next_long_job(lms: LMS, worker: str) -> bool:
             session.commit()
             event_ids = list(ctx.event_ids)
     except Exception as exc:
-        heartbeat.stop()
+        heartbeat.stop()  # the job's transaction is over: a renewal under way may finish
         _failed(lms, claim, worker, exc)
         return True
     finally:

@@ -86,9 +86,9 @@ def _env() -> Environment:
 
 def site_secret(config: Config) -> str:
     """The key that signs unsubscribe links: the web app's secret key (same for every process)."""
-    from lms_core.web import _secret_key
+    from lms_core.site_key import site_secret_key
 
-    return _secret_key(config)
+    return site_secret_key(config)
 
 
 def _url(config: Config, path: str | None) -> str | None:
@@ -181,7 +181,8 @@ def _run_digest(ctx: Context, payload: Digest, job: JobRun) -> JobResult | None:
 
 def _run_send_mail(ctx: Context, payload: SendMail, job: JobRun) -> JobResult | None:
     assert ctx.lms is not None
-    send_mail(ctx.lms.config.mail, payload.to, payload.subject, payload.text)
+    config = ctx.lms.config
+    send_mail(config.mail, payload.to, payload.subject, payload.text, config.instance_path)
     return None
 
 
@@ -207,6 +208,7 @@ def _run_reset_mail(ctx: Context, payload: ResetMail, job: JobRun) -> JobResult 
         f"Hello {user.display_name},\n\nTo choose a new password, open this link within an hour:"
         f"\n\n{link}\n\nIf you did not ask for this, ignore this message; your password stays "
         "as it is.\n",
+        config.instance_path,
     )
     return None
 
@@ -312,7 +314,7 @@ def _send(config: Config, messages: Iterable[tuple[list[int], Message]]) -> Mail
     if not todo:
         return outcome
     try:
-        with smtp_connection(config.mail) as smtp:
+        with smtp_connection(config.mail, config.instance_path) as smtp:
             for ids, message in todo:
                 smtp.sendmail(
                     config.mail.sender, [str(message["To"])], message.as_bytes(policy=_WIRE)

@@ -212,6 +212,7 @@ def serve(
     config_path: str | None = None,
     base_url: str | None = None,
     worker: bool = True,
+    environment: Mapping[str, str] | None = None,
 ) -> None:
     """Serve the site configured by ``config_path`` (passed to workers as ``LMS_CONFIG``).
 
@@ -219,7 +220,9 @@ def serve(
         CLI passes the served address when ``base_url`` is not configured.
     :param worker: also run an ``lms worker`` process (jobs, schedules, event retries) while
         serving.
+    :param environment: more variables for the site's processes (``LMS_*`` settings).
     """
+    os.environ.update(environment or {})
     if config_path:
         os.environ["LMS_CONFIG"] = os.fspath(config_path)
     if base_url:

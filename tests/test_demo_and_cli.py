@@ -595,3 +595,27 @@ def test_lms_demo_on_another_port_says_that_port_and_serves_links_with_it(tmp_pa
     assert calls and calls[0]["base_url"] == "http://127.0.0.1:8124"
     assert "Open http://127.0.0.1:8124 in a browser" in result.output
     assert ":5000" not in result.output
+
+
+def test_the_demo_without_a_mail_server_writes_its_mail_to_the_instance_folder(
+    tmp_path, monkeypatch
+):
+    calls = _capture_serve(monkeypatch)
+    instance = tmp_path / "instance"
+    config = _config(
+        tmp_path,
+        f'instance_path = "{instance}"\n[database]\nurl = "sqlite:///{tmp_path / "cli.sqlite3"}"\n',
+    )
+    result = _invoke(config, "demo", "--users", "30", "--courses", "6")
+    assert result.exit_code == 0, result.output
+    assert "Mail: no mail server is configured, so mail is written to" in result.output
+    assert calls and calls[0]["environment"] == {"LMS_MAIL_TRANSPORT": "folder"}
+
+    # The worker beside the demo sends the demo's notification mail into that folder.
+    monkeypatch.setenv("LMS_MAIL_TRANSPORT", "folder")
+    worked = _invoke(config, "worker", "--once")
+    assert worked.exit_code == 0, worked.output
+    mails = sorted((instance / "mail").glob("*.eml"))
+    assert mails, "no mail was written"
+    text = mails[0].read_text()
+    assert "List-Unsubscribe:" in text and "Content-Type: multipart/alternative" in text

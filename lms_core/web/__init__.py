@@ -8,10 +8,6 @@ factory refuses to build an app with an undeclared route.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +22,7 @@ from lms_core.config import Config
 from lms_core.config import load_config
 from lms_core.runtime import LMS
 from lms_core.services.sessions import SESSION_LIFETIME
+from lms_core.site_key import site_secret_key
 from lms_core.web import db as web_db
 from lms_core.web.decorators import access_of
 from lms_core.web.params import refuse_unstorable_input
@@ -41,33 +38,8 @@ login_manager.login_message_category = "info"
 
 
 def _secret_key(config: Config) -> str:
-    """The configured key, else one generated once and kept in the instance folder.
-
-    Every worker of a deployment shares the instance folder, so they share the key. Workers
-    start at the same moment, so the file must never be seen half-written: the key is written
-    to a temporary file first and then hard-linked into place, which fails if another worker
-    got there first (and then its key is the one used). A rename would replace a key another
-    worker may already be using.
-    """
-    if config.secret_key:
-        return config.secret_key
-    path = Path(config.instance_path) / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
-                fh.flush()
-                os.fsync(fh.fileno())
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)
-        finally:
-            os.unlink(tmp)
-    key = path.read_text().strip()
-    if not key:
-        raise RuntimeError(f"the secret key file {path} is empty: delete it or set secret_key")
-    return key
+    """The site's secret key (see :func:`lms_core.site_key.site_secret_key`)."""
+    return site_secret_key(config)
 
 
 def create_app(
