@@ -17,6 +17,7 @@ the ones before the failure a second time is harmless.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import traceback
 from collections.abc import Iterable
@@ -67,8 +68,18 @@ def backoff(attempts: int) -> dt.timedelta:
 #: Built once: Core statements on the tables, so recording skips the ORM's bulk machinery.
 #: (On a Connection, an insert() of a mapped class is plain Core.)
 _INSERT_EVENT = insert(OutboxEvent).returning(OutboxEvent.id)
-_INSERT_EVENTS = insert(OutboxEvent).returning(OutboxEvent.id, sort_by_parameter_order=True)
+#: Several events in one INSERT ... RETURNING. Not ``sort_by_parameter_order``: SQLite has no
+#: way to keep the order of a multi-row RETURNING, so SQLAlchemy would send a statement per row;
+#: each id is matched to its event by the event's name and payload instead (two events equal in
+#: both are interchangeable).
+_INSERT_EVENTS = insert(OutboxEvent).returning(
+    OutboxEvent.id, OutboxEvent.name, OutboxEvent.payload
+)
 _INSERT_DELIVERIES = insert(Delivery)
+
+
+def _canonical(payload: Any) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
 
 
 def record(ctx: Context, event: Event, *, applied_by: str | None = None) -> int:
@@ -105,7 +116,10 @@ def record_many(
     if len(rows) == 1:
         ids: list[int] = [connection.execute(_INSERT_EVENT, rows[0]).scalar_one()]
     else:
-        ids = list(connection.execute(_INSERT_EVENTS, rows).scalars())
+        by_content: dict[tuple[str, str], list[int]] = {}
+        for event_id, name, payload in connection.execute(_INSERT_EVENTS, rows):
+            by_content.setdefault((name, _canonical(payload)), []).append(event_id)
+        ids = [by_content[(r["name"], _canonical(r["payload"]))].pop() for r in rows]
     recipients: dict[str, list[str]] = {}
     deliveries = []
     for event, event_id in zip(events, ids, strict=True):

@@ -1516,8 +1516,9 @@ def _grant(
     return granted
 
 
-#: Built once (a statement built per call costs as much as running it on SQLite).
-_INSERT_AWARDS = insert(Award).returning(Award.id, sort_by_parameter_order=True)
+#: Built once. Each id is matched to its row by the award's unique uid: with
+#: ``sort_by_parameter_order`` SQLite would get one statement per award.
+_INSERT_AWARDS = insert(Award).returning(Award.id, Award.uid)
 
 
 def _award_from_state(
@@ -1569,10 +1570,12 @@ def _award_from_state(
         }
         for badge, source_key in earned
     ]
-    ids = ctx.session.connection().execute(_INSERT_AWARDS, rows).scalars()
+    ids = dict(
+        (uid, award_id) for award_id, uid in ctx.session.connection().execute(_INSERT_AWARDS, rows)
+    )
     return [
         BadgeAwarded(
-            award_id=award_id,
+            award_id=ids[row["uid"]],
             award_uid=row["uid"],
             badge_id=badge.id,
             badge_slug=badge.slug,
@@ -1583,7 +1586,7 @@ def _award_from_state(
             awarded_at=now,
             expires_at=row["expires_at"],
         )
-        for (badge, _key), row, award_id in zip(earned, rows, list(ids), strict=True)
+        for (badge, _key), row in zip(earned, rows, strict=True)
     ]
 
 
