@@ -112,7 +112,9 @@ def record_many(
         return []
     now = utcnow()
     connection = ctx.session.connection()
-    rows = [{"name": e.NAME, "payload": dump_event(e), "created_at": now} for e in events]
+    rows: list[dict[str, Any]] = [
+        {"name": e.NAME, "payload": dump_event(e), "created_at": now} for e in events
+    ]
     if len(rows) == 1:
         ids: list[int] = [connection.execute(_INSERT_EVENT, rows[0]).scalar_one()]
     else:

@@ -1368,34 +1368,53 @@ def handle_event(ctx: Context, event: Event) -> None:
     created after the award is then evaluated), as any replay does.
     """
     applied: list[Event] = []
-    generation = _react(ctx, event)
+    generation, known = _react(ctx, event, None)
     for _depth in range(MAX_IN_PROCESS):
         if not generation:
             break
         applied += generation
-        generation = [caused for own in generation for caused in _react(ctx, own)]
+        caused: list[Event] = []
+        for own in generation:  # in turn: each sees what the ones before it awarded
+            more, known = _react(ctx, own, known)
+            caused += more
+        generation = caused
     # one record_many for everything applied here (two statements), the rest (a chain
     # deeper than MAX_IN_PROCESS) delivered back to badges through the outbox
     record_many(ctx, applied, applied_by=PLUGIN_NAME)
     record_many(ctx, generation)
 
 
-def _react(ctx: Context, event: Event) -> list[Event]:
-    """:func:`handle_event` for one event; returns the events it earned, not yet recorded."""
+@frozen
+class _Known:
+    """What a delivery knows of its user after its own writes: the state it read (the
+    branches in ``read``, the counted events of ``names``) with its awards, points and levels
+    added, so the events it then applies in process (all fresh, all about the same user)
+    need no second read unless they want more."""
+
+    user_id: int
+    read: frozenset[str]
+    names: frozenset[str]
+    state: _State
+
+
+def _react(ctx: Context, event: Event, known: _Known | None) -> tuple[list[Event], _Known | None]:
+    """:func:`handle_event` for one event; returns the events it earned (not yet recorded)
+    and what is then known of the user. ``known`` (only for badges' own events, applied in
+    process) stands in for the read when it holds everything this event needs."""
     user_id = getattr(event, "user_id", None)
     if not isinstance(user_id, int) or isinstance(user_id, bool):
-        return []
+        return [], known
     index = _index(ctx)
     name = event.NAME
     point_rules_ = index.rules.get(name, [])
     record_it = name in index.recorded
     if not (point_rules_ or record_it or name in index.reacting):
-        return []
+        return [], known
     payload = dump_event(event)
     matching = [r for r in point_rules_ if rules.matches(r.conditions, payload)]
     candidates = index.affected(name, payload)
     if not (matching or candidates or record_it):
-        return []
+        return [], known
     key = event_key(event, payload)
     course_id = payload.get("course_id")
     course_id = (
@@ -1417,22 +1436,42 @@ def _react(ctx: Context, event: Event) -> list[Event]:
         event_names |= badge.counted
     rec_key = f"event:{key}" if record_it else None
     at = event.occurred_at  # what this event earns is dated when its fact happened
-    state = _read_state(
-        ctx,
-        user_id,
-        want_keys=bool(matching),
-        event_key=key,
-        course_id=course_id,
-        caps=any(r.daily_cap is not None for r in matching),
-        points="points" in need or bool(matching and index.levels),
-        awards=bool(weighed),
-        courses="courses" in need,
-        lessons="lesson" in need,
-        levels=bool(matching and index.levels),
-        record_key=rec_key,
-        event_names=event_names,
-        at=at,
-    )
+    wants = {
+        "points": "points" in need or bool(matching and index.levels),
+        "awards": bool(weighed),
+        "courses": "courses" in need,
+        "lessons": "lesson" in need,
+        "levels": bool(matching and index.levels),
+    }
+    wanted = frozenset(branch for branch, on in wants.items() if on)
+    if (
+        known is not None
+        and known.user_id == user_id
+        and not matching  # grants need this event's own ledger keys and today's caps
+        and wanted <= known.read
+        and event_names <= known.names
+    ):
+        # an event this delivery just made: nothing has counted or granted it yet
+        state = attrs.evolve(known.state, recorded=False)
+        read, names = known.read, known.names
+    else:
+        state = _read_state(
+            ctx,
+            user_id,
+            want_keys=bool(matching),
+            event_key=key,
+            course_id=course_id,
+            caps=any(r.daily_cap is not None for r in matching),
+            points=wants["points"],
+            awards=wants["awards"],
+            courses=wants["courses"],
+            lessons=wants["lessons"],
+            levels=wants["levels"],
+            record_key=rec_key,
+            event_names=event_names,
+            at=at,
+        )
+        read, names = wanted, frozenset(event_names)
     events = list(state.events)
     if rec_key is not None and not state.recorded:
         ctx.session.connection().execute(
@@ -1447,7 +1486,7 @@ def _react(ctx: Context, event: Event) -> list[Event]:
                 }
             ],
         )
-        if name in event_names:
+        if name in names:
             events.append((name, payload))
     granted = _grant(ctx, matching, keys, state, event, key, user_id, course_id, at)
     points = state.points + granted
@@ -1464,13 +1503,26 @@ def _react(ctx: Context, event: Event) -> list[Event]:
             ):
                 todo.setdefault(badge.id, badge)
     published: list[Event] = []
+    made: list[tuple[int, str, Any, Any]] = []
     if todo:
         published += _award_from_state(
-            ctx, user_id, key, list(todo.values()), state, points, events, at
+            ctx, user_id, key, list(todo.values()), state, points, events, at, made
         )
+    levels_ = state.levels
     if granted and index.levels:
-        published += _levels_from_state(ctx, user_id, points, index.levels, state.levels, at)
-    return published
+        reached = _levels_from_state(ctx, user_id, points, index.levels, state.levels, at)
+        levels_ = levels_ | {e.level_id for e in reached}
+        published += reached
+    after = attrs.evolve(
+        state,
+        ledger_keys=frozenset(),  # this event's: never used for another (see above)
+        capped={},
+        points=points,
+        awards=[*state.awards, *made],
+        levels=levels_,
+        events=events,
+    )
+    return published, _Known(user_id, read, names, after)
 
 
 def _grant(
@@ -1530,8 +1582,10 @@ def _award_from_state(
     points: int,
     events: list[tuple[str, Any]],
     at: dt.datetime | None = None,
+    made: list[tuple[int, str, Any, Any]] | None = None,
 ) -> list[Event]:
-    """Award the candidates whose criteria now hold; returns their events (not recorded)."""
+    """Award the candidates whose criteria now hold; returns their events (not recorded)
+    and adds each award's (badge id, source key, revoked at, expires at) to ``made``."""
     held = _held(state.awards, utcnow())
     now = at or utcnow()  # an award earned by a past event is dated by that event
     todo = _not_yet_awarded(candidates, user_id, cause_key, held, state.awards)
@@ -1573,6 +1627,8 @@ def _award_from_state(
     ids = dict(
         (uid, award_id) for award_id, uid in ctx.session.connection().execute(_INSERT_AWARDS, rows)
     )
+    if made is not None:
+        made.extend((r["badge_id"], r["source_key"], None, r["expires_at"]) for r in rows)
     return [
         BadgeAwarded(
             award_id=ids[row["uid"]],
@@ -1597,7 +1653,7 @@ def _levels_from_state(
     levels_: list[tuple[int, str, int]],
     reached: frozenset[int],
     at: dt.datetime | None = None,
-) -> list[Event]:
+) -> list[LevelReachedEvent]:
     """Mark the levels ``points`` newly reach (one executemany); returns their events."""
     now = at or utcnow()
     new = [
