@@ -17,13 +17,13 @@ the ones before the failure a second time is harmless.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import traceback
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from typing import Any
 
+import orjson
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
@@ -78,8 +78,10 @@ _INSERT_EVENTS = insert(OutboxEvent).returning(
 _INSERT_DELIVERIES = insert(Delivery)
 
 
-def _canonical(payload: Any) -> str:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+def _canonical(payload: Any) -> bytes:
+    """A payload as the JSON columns encode it (orjson, see :mod:`lms_core.db`), keys sorted:
+    what was sent and what RETURNING gives back compare equal."""
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
 
 
 def record(ctx: Context, event: Event, *, applied_by: str | None = None) -> int:
@@ -118,7 +120,7 @@ def record_many(
     if len(rows) == 1:
         ids: list[int] = [connection.execute(_INSERT_EVENT, rows[0]).scalar_one()]
     else:
-        by_content: dict[tuple[str, str], list[int]] = {}
+        by_content: dict[tuple[str, bytes], list[int]] = {}
         for event_id, name, payload in connection.execute(_INSERT_EVENTS, rows):
             by_content.setdefault((name, _canonical(payload)), []).append(event_id)
         ids = [by_content[(r["name"], _canonical(r["payload"]))].pop() for r in rows]
