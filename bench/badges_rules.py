@@ -13,10 +13,15 @@ in-process with ``lms_core.outbox.deliver_due``:
 * floor: the ledger and award rows the first delivery wrote are deleted, and the same events
   are delivered to a bench plugin (``bench_floor``) that inserts each event's rows again with
   one Core ``insert()`` per table, in the same delivery machinery (a savepoint per delivery,
-  the no-op plugin beside it): the least any plugin writing those rows could cost.
+  the no-op plugin beside it): the least any plugin writing those rows could cost;
+* floor with events (a second figure, not a replacement): the same rows again, plus the level
+  rows, with each award's id returned and the badge-awarded and level-reached events any badges
+  implementation must publish recorded in the outbox (one ``outbox.record_many`` per
+  delivery), so ``ratio_first_vs_floor_with_events`` compares badges with a plugin that writes
+  and publishes what it does, without evaluating anything.
 
 It prints the times, events/s and the ratios (badges / baseline, first delivery / floor,
-redelivered / baseline); the last line is one JSON object.
+first delivery / floor with events, redelivered / baseline); the last line is one JSON object.
 
     python bench/badges_rules.py [--events 10000] [--database-url postgresql://postgres@127.0.0.1/lms_bench_badges]
 """
@@ -68,6 +73,61 @@ PER_USER = 5  # completed courses per user
 
 #: enrollment id → the ledger and award rows the floor plugin inserts for that event
 FLOOR_ROWS: dict[int, dict[str, list[dict[str, Any]]]] = {}
+#: The second floor: also insert the level rows and publish the award and level events.
+FLOOR_PUBLISHES = False
+#: badge class id → (slug, name, course id), for the events the second floor publishes
+BADGE_NAMES: dict[int, tuple[str, str, int | None]] = {}
+#: level id → (name, threshold)
+LEVEL_NAMES: dict[int, tuple[str, int]] = {}
+
+
+def _insert_and_publish(ctx: Any, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """The awards (their ids returned, as the events need them) and levels of one event, and
+    their events recorded with one ``outbox.record_many``."""
+    from plugins.badges.events import BadgeAwarded
+    from plugins.badges.events import LevelReached as LevelReachedEvent
+    from plugins.badges.models import Award
+    from plugins.badges.models import LevelReached
+
+    conn = ctx.session.connection()
+    published: list[Any] = []
+    if rows["awards"]:
+        ids = dict(
+            (uid, award_id)
+            for award_id, uid in conn.execute(
+                insert(Award).returning(Award.id, Award.uid), rows["awards"]
+            )
+        )
+        for row in rows["awards"]:
+            slug, name, course_id = BADGE_NAMES[row["badge_id"]]
+            published.append(
+                BadgeAwarded(
+                    award_id=ids[row["uid"]],
+                    award_uid=row["uid"],
+                    badge_id=row["badge_id"],
+                    badge_slug=slug,
+                    badge_name=name,
+                    user_id=row["user_id"],
+                    course_id=course_id,
+                    awarded_at=row["awarded_at"],
+                    expires_at=row["expires_at"],
+                )
+            )
+    if rows["levels"]:
+        conn.execute(insert(LevelReached), rows["levels"])
+        for row in rows["levels"]:
+            name, threshold = LEVEL_NAMES[row["level_id"]]
+            published.append(
+                LevelReachedEvent(
+                    user_id=row["user_id"],
+                    level_id=row["level_id"],
+                    level_name=name,
+                    threshold=threshold,
+                    points=threshold,
+                    reached_at=row["reached_at"],
+                )
+            )
+    outbox.record_many(ctx, published)
 
 
 def _make_floor_plugin() -> None:
@@ -90,8 +150,11 @@ def _make_floor_plugin() -> None:
         conn = ctx.session.connection()
         if rows["ledger"]:
             conn.execute(insert(LedgerEntry), rows["ledger"])
-        if rows["awards"]:
-            conn.execute(insert(Award), rows["awards"])
+        if not FLOOR_PUBLISHES:
+            if rows["awards"]:
+                conn.execute(insert(Award), rows["awards"])
+            return
+        _insert_and_publish(ctx, rows)
 
     module.PLUGIN = PluginInfo(name="bench_floor", version="1.0", title="Bench floor")  # type: ignore[attr-defined]
     module.lms_on_course_completed = lms_on_course_completed  # type: ignore[attr-defined]
@@ -107,7 +170,10 @@ def prepare_floor(lms: LMS, events: list[dict[str, Any]]) -> tuple[int, int]:
     delete them from the tables. Returns (ledger rows, award rows)."""
     from lms_core.events import load_event
     from plugins.badges.models import Award
+    from plugins.badges.models import BadgeClass
     from plugins.badges.models import LedgerEntry
+    from plugins.badges.models import Level
+    from plugins.badges.models import LevelReached
     from plugins.badges.services import event_key
 
     by_key: dict[str, int] = {}
@@ -122,18 +188,37 @@ def prepare_floor(lms: LMS, events: list[dict[str, Any]]) -> tuple[int, int]:
     with lms.engine.begin() as conn:
         ledger = [dict(r._mapping) for r in conn.execute(select(LedgerEntry.__table__))]
         awards = [dict(r._mapping) for r in conn.execute(select(Award.__table__))]
+        levels = [dict(r._mapping) for r in conn.execute(select(LevelReached.__table__))]
+        BADGE_NAMES.update(
+            (i, (slug, name, course_id))
+            for i, slug, name, course_id in conn.execute(
+                select(BadgeClass.id, BadgeClass.slug, BadgeClass.name, BadgeClass.course_id)
+            )
+        )
+        LEVEL_NAMES.update(
+            (i, (name, threshold))
+            for i, name, threshold in conn.execute(select(Level.id, Level.name, Level.threshold))
+        )
         conn.execute(delete(Award))
         conn.execute(delete(LedgerEntry))
+        conn.execute(delete(LevelReached))
+
+    def rows_of(target: int) -> dict[str, list[dict[str, Any]]]:
+        return FLOOR_ROWS.setdefault(target, {"ledger": [], "awards": [], "levels": []})
+
     for row in ledger:
         row.pop("id")
         target = by_key.get(row["event_id"] or "", first_of_user[row["user_id"]])
-        FLOOR_ROWS.setdefault(target, {"ledger": [], "awards": []})["ledger"].append(row)
+        rows_of(target)["ledger"].append(row)
+    for row in levels:  # (only the second floor inserts these) with the user's first completion
+        row.pop("id", None)
+        rows_of(first_of_user[row["user_id"]])["levels"].append(row)
     for row in awards:
         row.pop("id")
         cause = row["evidence"].removeprefix("Criteria met (").rstrip(")")
         found = by_prefix.get(cause)
         target = first_of_user[row["user_id"]] if found is None else found
-        FLOOR_ROWS.setdefault(target, {"ledger": [], "awards": []})["awards"].append(row)
+        rows_of(target)["awards"].append(row)
     return len(ledger), len(awards)
 
 
@@ -373,6 +458,22 @@ def main() -> None:
         assert session.scalar(select(func.count()).select_from(LedgerEntry)) == floor_ledger
         assert session.scalar(select(func.count()).select_from(Award)) == floor_awards
 
+    # The second floor: the same rows plus the levels, and the events they must publish.
+    with lms.engine.begin() as conn:
+        conn.execute(delete(Award))
+        conn.execute(delete(LedgerEntry))
+    global FLOOR_PUBLISHES
+    FLOOR_PUBLISHES = True
+    fill_outbox(lms, events, ["bench_floor", "noop_a"])
+    floor_events = deliver_all(lms)
+    check_delivered(lms, 2 * len(events))
+    with lms.session() as session:
+        assert session.scalar(select(func.count()).select_from(Award)) == floor_awards
+        floor_published = (
+            session.scalar(select(func.count()).select_from(OutboxEvent)) or 0
+        ) - len(events)
+    assert floor_published == published, (floor_published, published)
+
     n = len(events)
     figures = {
         "database": lms.engine.dialect.name,
@@ -386,6 +487,8 @@ def main() -> None:
         "floor_s": round(floor, 2),
         "floor_events_per_s": round(n / floor, 1),
         "ratio_first_vs_floor": round(with_badges / floor, 2),
+        "floor_with_events_s": round(floor_events, 2),
+        "ratio_first_vs_floor_with_events": round(with_badges / floor_events, 2),
         "redelivered_s": round(steady, 2),
         "redelivered_events_per_s": round(n / steady, 1),
         "ratio_redelivered": round(steady / baseline, 2),
@@ -401,7 +504,7 @@ def main() -> None:
     )
     print(
         f"ratio badges / baseline: {figures['ratio']}x ({ledger} ledger rows, {awards} awards, "
-        f"{published} badge/level events published and delivered in the same run)"
+        f"{published} badge/level events published in the same run)"
     )
     print(
         f"badges on, same events again (nothing new to write): {n} events in {steady:.2f} s = "
@@ -411,6 +514,11 @@ def main() -> None:
         f"floor (the same {floor_ledger} ledger and {floor_awards} award rows inserted with Core "
         f"per event): {floor:.2f} s = {n / floor:.0f} events/s; first delivery / floor: "
         f"{figures['ratio_first_vs_floor']}x"
+    )
+    print(
+        f"floor with events (the same rows, the {published} award and level events published): "
+        f"{floor_events:.2f} s = {n / floor_events:.0f} events/s; first delivery / floor with "
+        f"events: {figures['ratio_first_vs_floor_with_events']}x"
     )
     lms.dispose()
     print(json.dumps(figures))

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from typing import Any
 
+import orjson
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
@@ -42,7 +43,15 @@ from lms_core.models import OutboxEvent
 if TYPE_CHECKING:
     from lms_core.runtime import LMS
 
-__all__ = ["record", "deliver_events", "deliver_due", "redeliver", "backoff", "MAX_ATTEMPTS"]
+__all__ = [
+    "record",
+    "record_many",
+    "deliver_events",
+    "deliver_due",
+    "redeliver",
+    "backoff",
+    "MAX_ATTEMPTS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,41 +68,88 @@ def backoff(attempts: int) -> dt.timedelta:
 #: Built once: Core statements on the tables, so recording skips the ORM's bulk machinery.
 #: (On a Connection, an insert() of a mapped class is plain Core.)
 _INSERT_EVENT = insert(OutboxEvent).returning(OutboxEvent.id)
+#: Several events in one INSERT ... RETURNING. Not ``sort_by_parameter_order``: SQLite has no
+#: way to keep the order of a multi-row RETURNING, so SQLAlchemy would send a statement per row;
+#: each id is matched to its event by the event's name and payload instead (two events equal in
+#: both are interchangeable).
+_INSERT_EVENTS = insert(OutboxEvent).returning(
+    OutboxEvent.id, OutboxEvent.name, OutboxEvent.payload
+)
 _INSERT_DELIVERIES = insert(Delivery)
 
 
-def record(ctx: Context, event: Event) -> int:
+def _canonical(payload: Any) -> bytes:
+    """A payload as the JSON columns encode it (orjson, see :mod:`lms_core.db`), keys sorted:
+    what was sent and what RETURNING gives back compare equal."""
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+
+
+def record(ctx: Context, event: Event, *, applied_by: str | None = None) -> int:
     """Write ``event`` to the outbox in the caller's transaction; returns the event's id.
 
     Two Core INSERT statements on the transaction's connection (the event, then its
     deliveries in one executemany) and no ORM objects to track, so a plugin publishing
     events in a loop pays no unit-of-work flush per event.
+
+    ``applied_by`` names the publishing plugin when it has already applied the event to
+    itself, in this transaction (a rules engine reacting to its own awards in process): its
+    delivery row is written as delivered, so the event is not delivered back to it, and an
+    admin's replay (:func:`redeliver` with ``include_delivered``) still reaches it.
     """
+    return record_many(ctx, [event], applied_by=applied_by)[0]
+
+
+def record_many(
+    ctx: Context, events: Iterable[Event], *, applied_by: str | None = None
+) -> list[int]:
+    """:func:`record` several events at once; returns their ids, in order.
+
+    Two statements however many events there are (the events in one INSERT ... RETURNING
+    executemany, then all their deliveries in one executemany): a plugin that publishes
+    several events from one delivery (badges: the awards and levels one completion earned)
+    pays for two statements, not two per event.
+    """
+    events = list(events)
+    if not events:
+        return []
     now = utcnow()
     connection = ctx.session.connection()
-    event_id: int = connection.execute(
-        _INSERT_EVENT, {"name": event.NAME, "payload": dump_event(event), "created_at": now}
-    ).scalar_one()
-    recipients = ctx.hooks.event_recipients(event.HOOK)
-    if recipients:
-        connection.execute(
-            _INSERT_DELIVERIES,
-            [
+    rows: list[dict[str, Any]] = [
+        {"name": e.NAME, "payload": dump_event(e), "created_at": now} for e in events
+    ]
+    if len(rows) == 1:
+        ids: list[int] = [connection.execute(_INSERT_EVENT, rows[0]).scalar_one()]
+    else:
+        by_content: dict[tuple[str, bytes], list[int]] = {}
+        for event_id, name, payload in connection.execute(_INSERT_EVENTS, rows):
+            by_content.setdefault((name, _canonical(payload)), []).append(event_id)
+        ids = [by_content[(r["name"], _canonical(r["payload"]))].pop() for r in rows]
+    recipients: dict[str, list[str]] = {}
+    deliveries = []
+    for event, event_id in zip(events, ids, strict=True):
+        found = recipients.get(event.HOOK)
+        if found is None:
+            found = recipients[event.HOOK] = ctx.hooks.event_recipients(event.HOOK)
+        for plugin in found:
+            applied = plugin == applied_by
+            deliveries.append(
                 {
                     "event_id": event_id,
                     "plugin": plugin,
                     "next_attempt_at": now,
-                    "status": DeliveryStatus.PENDING.value,
-                    "attempts": 0,
+                    "status": (
+                        DeliveryStatus.DELIVERED if applied else DeliveryStatus.PENDING
+                    ).value,
+                    "attempts": 1 if applied else 0,
                     "locked_by": None,
                     "last_error": None,
-                    "delivered_at": None,
+                    "delivered_at": now if applied else None,
                 }
-                for plugin in recipients
-            ],
-        )
-    ctx.event_ids.append(event_id)
-    return event_id
+            )
+    if deliveries:
+        connection.execute(_INSERT_DELIVERIES, deliveries)
+    ctx.event_ids.extend(ids)
+    return ids
 
 
 def deliver_events(lms: LMS, event_ids: Iterable[int], worker: str = "inline") -> int:

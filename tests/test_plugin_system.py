@@ -465,6 +465,79 @@ def test_a_generic_listener_gets_every_event_once(lms_factory, factory):
     ]
 
 
+def _completions(count):
+    from lms_core.db import utcnow
+    from lms_core.events import CourseCompleted
+
+    now = utcnow()
+    return [
+        CourseCompleted(
+            enrollment_id=1000 + i,
+            user_id=1,
+            course_id=1,
+            course_code="C-1",
+            course_category=None,
+            completed_at=now,
+        )
+        for i in range(count)
+    ]
+
+
+def test_record_many_writes_any_number_of_events_in_two_statements(lms_factory):
+    from lms_core.testing import count_statements
+
+    site = lms_factory(["sample_plugins.recorder", "sample_plugins.generic"])
+    for count in (2, 7):
+        events = _completions(count)
+        with site.transaction(system=True) as ctx:
+            with count_statements(site) as seen:
+                ids = outbox.record_many(ctx, [*events, events[0]])  # twice the same: two rows
+            assert len(seen) == 2, seen
+            assert ctx.event_ids[-count - 1 :] == ids
+            assert len(set(ids)) == count + 1
+        with site.session() as session:
+            rows = session.execute(
+                select(OutboxEvent.id, OutboxEvent.payload).where(OutboxEvent.id.in_(ids))
+            ).all()
+            plugins = session.scalars(
+                select(Delivery.plugin)
+                .where(Delivery.event_id == ids[-1])
+                .order_by(Delivery.plugin)
+            ).all()
+        # in order: each id is its own event's
+        found = {event_id: payload["enrollment_id"] for event_id, payload in rows}
+        assert [found[i] for i in ids] == [*range(1000, 1000 + count), 1000]
+        assert plugins == ["generic", "recorder"]
+
+
+def test_an_event_its_publisher_applied_is_not_delivered_back_but_a_replay_reaches_it(
+    lms_factory,
+):
+    from sample_plugins import generic
+
+    generic.SEEN.clear()
+    site = lms_factory(["sample_plugins.recorder", "sample_plugins.generic"])
+    with site.transaction(system=True) as ctx:
+        (event_id,) = outbox.record_many(ctx, _completions(1), applied_by="generic")
+    outbox.deliver_events(site, [event_id])
+    assert generic.SEEN == []  # it said it had applied the event itself
+    assert len(recorder.RECEIVED) == 1  # the others get it as usual
+    with site.session() as session:
+        rows = dict(
+            session.execute(
+                select(Delivery.plugin, Delivery.status).where(Delivery.event_id == event_id)
+            ).all()
+        )
+    assert rows == {"generic": DeliveryStatus.DELIVERED, "recorder": DeliveryStatus.DELIVERED}
+    with site.transaction(system=True) as ctx:
+        ids = ctx.session.scalars(
+            select(Delivery.id).where(Delivery.event_id == event_id, Delivery.plugin == "generic")
+        ).all()
+        assert outbox.redeliver(ctx, ids, include_delivered=True) == 1
+    outbox.deliver_due(site, worker="t")
+    assert generic.SEEN == ["lms.course.completed.v1"]
+
+
 def test_a_plugin_whose_migration_fails_is_quarantined_and_the_rest_start(lms_factory):
     site = lms_factory(["sample_plugins.badmigration", "sample_plugins.recorder"])
     states = {s.name: s for s in plugin_statuses(site)}

@@ -62,6 +62,7 @@ from lms_core.models import Lesson
 from lms_core.models import LessonProgress
 from lms_core.models import User
 from lms_core.outbox import record
+from lms_core.outbox import record_many
 from lms_core.services.audit import audit
 from lms_core.services.permissions import can
 from lms_core.services.permissions import require
@@ -1343,6 +1344,12 @@ def _counts_from(
     return counts
 
 
+#: How many generations of its own events (an award earning a badge-of-badges, whose award
+#: earns another ...) badges applies in process within one delivery; deeper ones are
+#: delivered back to it through the outbox as any event is.
+MAX_IN_PROCESS = 20
+
+
 def handle_event(ctx: Context, event: Event) -> None:
     """React to one delivered event: points, counted events, badges and levels.
 
@@ -1352,21 +1359,62 @@ def handle_event(ctx: Context, event: Event) -> None:
     fields), and everything known about the user is read in one statement
     (:func:`_state_statement`), so the statements per event do not grow with the number of
     badge classes: one read, then only the writes (grants, the counted event, awards, levels).
+
+    The badge and level events this publishes are applied to badges itself right here, in
+    the same transaction (a badge of badges, a point rule on a level), rather than through a
+    round trip in the outbox, and then recorded for the other plugins in one
+    :func:`lms_core.outbox.record_many` with badges' own delivery already done
+    (``applied_by``). An admin's replay of those deliveries still reaches badges (a class
+    created after the award is then evaluated), as any replay does.
     """
+    applied: list[Event] = []
+    generation, known = _react(ctx, event, None)
+    for _depth in range(MAX_IN_PROCESS):
+        if not generation:
+            break
+        applied += generation
+        caused: list[Event] = []
+        for own in generation:  # in turn: each sees what the ones before it awarded
+            more, known = _react(ctx, own, known)
+            caused += more
+        generation = caused
+    # one record_many for everything applied here (two statements), the rest (a chain
+    # deeper than MAX_IN_PROCESS) delivered back to badges through the outbox
+    record_many(ctx, applied, applied_by=PLUGIN_NAME)
+    record_many(ctx, generation)
+
+
+@frozen
+class _Known:
+    """What a delivery knows of its user after its own writes: the state it read (the
+    branches in ``read``, the counted events of ``names``) with its awards, points and levels
+    added, so the events it then applies in process (all fresh, all about the same user)
+    need no second read unless they want more."""
+
+    user_id: int
+    read: frozenset[str]
+    names: frozenset[str]
+    state: _State
+
+
+def _react(ctx: Context, event: Event, known: _Known | None) -> tuple[list[Event], _Known | None]:
+    """:func:`handle_event` for one event; returns the events it earned (not yet recorded)
+    and what is then known of the user. ``known`` (only for badges' own events, applied in
+    process) stands in for the read when it holds everything this event needs."""
     user_id = getattr(event, "user_id", None)
     if not isinstance(user_id, int) or isinstance(user_id, bool):
-        return
+        return [], known
     index = _index(ctx)
     name = event.NAME
     point_rules_ = index.rules.get(name, [])
     record_it = name in index.recorded
     if not (point_rules_ or record_it or name in index.reacting):
-        return
+        return [], known
     payload = dump_event(event)
     matching = [r for r in point_rules_ if rules.matches(r.conditions, payload)]
     candidates = index.affected(name, payload)
     if not (matching or candidates or record_it):
-        return
+        return [], known
     key = event_key(event, payload)
     course_id = payload.get("course_id")
     course_id = (
@@ -1388,22 +1436,42 @@ def handle_event(ctx: Context, event: Event) -> None:
         event_names |= badge.counted
     rec_key = f"event:{key}" if record_it else None
     at = event.occurred_at  # what this event earns is dated when its fact happened
-    state = _read_state(
-        ctx,
-        user_id,
-        want_keys=bool(matching),
-        event_key=key,
-        course_id=course_id,
-        caps=any(r.daily_cap is not None for r in matching),
-        points="points" in need or bool(matching and index.levels),
-        awards=bool(weighed),
-        courses="courses" in need,
-        lessons="lesson" in need,
-        levels=bool(matching and index.levels),
-        record_key=rec_key,
-        event_names=event_names,
-        at=at,
-    )
+    wants = {
+        "points": "points" in need or bool(matching and index.levels),
+        "awards": bool(weighed),
+        "courses": "courses" in need,
+        "lessons": "lesson" in need,
+        "levels": bool(matching and index.levels),
+    }
+    wanted = frozenset(branch for branch, on in wants.items() if on)
+    if (
+        known is not None
+        and known.user_id == user_id
+        and not matching  # grants need this event's own ledger keys and today's caps
+        and wanted <= known.read
+        and event_names <= known.names
+    ):
+        # an event this delivery just made: nothing has counted or granted it yet
+        state = attrs.evolve(known.state, recorded=False)
+        read, names = known.read, known.names
+    else:
+        state = _read_state(
+            ctx,
+            user_id,
+            want_keys=bool(matching),
+            event_key=key,
+            course_id=course_id,
+            caps=any(r.daily_cap is not None for r in matching),
+            points=wants["points"],
+            awards=wants["awards"],
+            courses=wants["courses"],
+            lessons=wants["lessons"],
+            levels=wants["levels"],
+            record_key=rec_key,
+            event_names=event_names,
+            at=at,
+        )
+        read, names = wanted, frozenset(event_names)
     events = list(state.events)
     if rec_key is not None and not state.recorded:
         ctx.session.connection().execute(
@@ -1418,7 +1486,7 @@ def handle_event(ctx: Context, event: Event) -> None:
                 }
             ],
         )
-        if name in event_names:
+        if name in names:
             events.append((name, payload))
     granted = _grant(ctx, matching, keys, state, event, key, user_id, course_id, at)
     points = state.points + granted
@@ -1434,10 +1502,27 @@ def handle_event(ctx: Context, event: Event) -> None:
                 for req in group["requirements"]
             ):
                 todo.setdefault(badge.id, badge)
+    published: list[Event] = []
+    made: list[tuple[int, str, Any, Any]] = []
     if todo:
-        _award_from_state(ctx, user_id, key, list(todo.values()), state, points, events, at)
+        published += _award_from_state(
+            ctx, user_id, key, list(todo.values()), state, points, events, at, made
+        )
+    levels_ = state.levels
     if granted and index.levels:
-        _levels_from_state(ctx, user_id, points, index.levels, state.levels, at)
+        reached = _levels_from_state(ctx, user_id, points, index.levels, state.levels, at)
+        levels_ = levels_ | {e.level_id for e in reached}
+        published += reached
+    after = attrs.evolve(
+        state,
+        ledger_keys=frozenset(),  # this event's: never used for another (see above)
+        capped={},
+        points=points,
+        awards=[*state.awards, *made],
+        levels=levels_,
+        events=events,
+    )
+    return published, _Known(user_id, read, names, after)
 
 
 def _grant(
@@ -1483,6 +1568,11 @@ def _grant(
     return granted
 
 
+#: Built once. Each id is matched to its row by the award's unique uid: with
+#: ``sort_by_parameter_order`` SQLite would get one statement per award.
+_INSERT_AWARDS = insert(Award).returning(Award.id, Award.uid)
+
+
 def _award_from_state(
     ctx: Context,
     user_id: int,
@@ -1492,12 +1582,15 @@ def _award_from_state(
     points: int,
     events: list[tuple[str, Any]],
     at: dt.datetime | None = None,
-) -> None:
+    made: list[tuple[int, str, Any, Any]] | None = None,
+) -> list[Event]:
+    """Award the candidates whose criteria now hold; returns their events (not recorded)
+    and adds each award's (badge id, source key, revoked at, expires at) to ``made``."""
     held = _held(state.awards, utcnow())
     now = at or utcnow()  # an award earned by a past event is dated by that event
     todo = _not_yet_awarded(candidates, user_id, cause_key, held, state.awards)
     if not todo:
-        return
+        return []
     facts = rules.Facts(
         courses=frozenset(state.courses),
         course_categories=state.courses,
@@ -1508,7 +1601,7 @@ def _award_from_state(
     )
     earned = [(b, k) for b, k in todo if rules.holds(b.criteria, facts)]
     if not earned:
-        return
+        return []
     # One Core INSERT ... RETURNING for the awards of this event (no unit of work); the
     # caller checked the keys, and a worker losing a race fails on the unique source_key
     # and its retry finds the award.
@@ -1531,27 +1624,26 @@ def _award_from_state(
         }
         for badge, source_key in earned
     ]
-    ids = (
-        ctx.session.connection()
-        .execute(insert(Award).returning(Award.id, sort_by_parameter_order=True), rows)
-        .scalars()
+    ids = dict(
+        (uid, award_id) for award_id, uid in ctx.session.connection().execute(_INSERT_AWARDS, rows)
     )
-    for (badge, _key), row, award_id in zip(earned, rows, list(ids), strict=True):
-        record(
-            ctx,
-            BadgeAwarded(
-                award_id=award_id,
-                award_uid=row["uid"],
-                badge_id=badge.id,
-                badge_slug=badge.slug,
-                badge_name=badge.name,
-                user_id=user_id,
-                course_id=badge.course_id,
-                manual=False,
-                awarded_at=now,
-                expires_at=row["expires_at"],
-            ),
+    if made is not None:
+        made.extend((r["badge_id"], r["source_key"], None, r["expires_at"]) for r in rows)
+    return [
+        BadgeAwarded(
+            award_id=ids[row["uid"]],
+            award_uid=row["uid"],
+            badge_id=badge.id,
+            badge_slug=badge.slug,
+            badge_name=badge.name,
+            user_id=user_id,
+            course_id=badge.course_id,
+            manual=False,
+            awarded_at=now,
+            expires_at=row["expires_at"],
         )
+        for (badge, _key), row in zip(earned, rows, strict=True)
+    ]
 
 
 def _levels_from_state(
@@ -1561,26 +1653,31 @@ def _levels_from_state(
     levels_: list[tuple[int, str, int]],
     reached: frozenset[int],
     at: dt.datetime | None = None,
-) -> None:
+) -> list[LevelReachedEvent]:
+    """Mark the levels ``points`` newly reach (one executemany); returns their events."""
     now = at or utcnow()
-    for level_id, name, threshold in levels_:
-        if threshold > points or level_id in reached:
-            continue
-        ctx.session.connection().execute(
-            insert(LevelReached),
-            [{"user_id": user_id, "level_id": level_id, "reached_at": now}],
+    new = [
+        (level_id, name, threshold)
+        for level_id, name, threshold in levels_
+        if threshold <= points and level_id not in reached
+    ]
+    if not new:
+        return []
+    ctx.session.connection().execute(
+        insert(LevelReached),
+        [{"user_id": user_id, "level_id": level_id, "reached_at": now} for level_id, _n, _t in new],
+    )
+    return [
+        LevelReachedEvent(
+            user_id=user_id,
+            level_id=level_id,
+            level_name=name,
+            threshold=threshold,
+            points=points,
+            reached_at=now,
         )
-        record(
-            ctx,
-            LevelReachedEvent(
-                user_id=user_id,
-                level_id=level_id,
-                level_name=name,
-                threshold=threshold,
-                points=points,
-                reached_at=now,
-            ),
-        )
+        for level_id, name, threshold in new
+    ]
 
 
 # -- levels --------------------------------------------------------------------------------------
