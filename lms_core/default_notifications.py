@@ -173,7 +173,8 @@ def lms_on_job_finished(event: events.JobFinished, ctx: Context) -> None:
     else:
         subject = f"{title}: it is ready"
         text = event.message or "What you asked for is ready."
-    link = f"/files/{event.file_id}" if event.file_id is not None else None
+    # The job's page shows its result (with the file to download, if it made one).
+    link = f"/jobs/{event.job_id}"
     notifications.notify(ctx, JOB_FINISHED, [event.requested_by], subject, text, link=link)
 
 

@@ -276,6 +276,7 @@ def test_a_finished_job_tells_whoever_asked_for_it(site, make):
         row = session.scalars(select(Notification).where(Notification.kind == JOB_FINISHED)).one()
     assert row.user_id == ann.id and row.text == "Your export is ready."
     assert "ready" in row.subject
+    assert row.link == "/jobs/1"  # the job's page, with its result to download
 
 
 def test_a_subject_in_any_language_arrives_and_cannot_add_a_header(site, make, mail_server):
