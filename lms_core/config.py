@@ -35,6 +35,7 @@ __all__ = [
     "MailConfig",
     "AuthConfig",
     "EventsConfig",
+    "FilesConfig",
     "load_config",
     "load_config_with_sources",
     "DEFAULT_INSTANCE_PATH",
@@ -103,6 +104,18 @@ class EventsConfig:
 
 
 @frozen(kw_only=True)
+class FilesConfig:
+    """The file store. ``url`` unset means the folder ``files/`` in the instance folder; for
+    several hosts, any fsspec URL they all reach (``file:///srv/lms-files``, ``s3://bucket/lms``
+    with its fsspec package installed). ``max_upload_mb`` bounds one upload request;
+    ``limits`` overrides a use's own size limit, in MB (``{"core.lesson" = 2000}``)."""
+
+    url: str | None = None
+    max_upload_mb: int = 1024
+    limits: dict[str, int] = field(factory=dict)
+
+
+@frozen(kw_only=True)
 class Config:
     """The whole configuration of one deployment."""
 
@@ -116,6 +129,7 @@ class Config:
     mail: MailConfig = field(factory=MailConfig)
     auth: AuthConfig = field(factory=AuthConfig)
     events: EventsConfig = field(factory=EventsConfig)
+    files: FilesConfig = field(factory=FilesConfig)
 
     @property
     def database_url(self) -> str:
@@ -124,6 +138,13 @@ class Config:
             return self.database.url
         path = Path(self.instance_path).resolve() / "lms.sqlite3"
         return f"sqlite:///{path}"
+
+    @property
+    def files_url(self) -> str:
+        """The file store's fsspec URL (the folder ``files`` in the instance path by default)."""
+        if self.files.url:
+            return self.files.url
+        return (Path(self.instance_path).resolve() / "files").as_uri()
 
 
 def _env_name(path: tuple[str, ...]) -> str:
@@ -202,6 +223,11 @@ def _validate(config: Config, sources: Mapping[str, str]) -> None:
         fail("redis_url", config.redis_url, "a redis:// URL")
     if config.auth.password_min_length < 8:
         fail("auth.password_min_length", config.auth.password_min_length, "8 or more")
+    if config.files.max_upload_mb < 1:
+        fail("files.max_upload_mb", config.files.max_upload_mb, "1 or more")
+    for use, mb in config.files.limits.items():
+        if not isinstance(mb, int) or mb < 1:
+            fail(f"files.limits.{use}", mb, "a size in MB, 1 or more")
     if config.auth.max_failed_logins < 1:
         fail("auth.max_failed_logins", config.auth.max_failed_logins, "1 or more")
 
