@@ -106,7 +106,20 @@ _TITLES = {
 
 # Python's own table only (not the machine's /etc/mime.types): the same answer everywhere.
 _MIME = mimetypes.MimeTypes(filenames=())
-for _type, _ext in (("audio/mp4", ".m4a"), ("audio/ogg", ".oga"), ("video/webm", ".webm")):
+for _type, _ext in (
+    ("audio/mp4", ".m4a"),
+    ("audio/ogg", ".oga"),
+    ("audio/ogg", ".ogg"),
+    ("video/webm", ".webm"),
+    ("audio/wav", ".wav"),
+    ("audio/flac", ".flac"),
+    ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".docx"),
+    ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
+    ("application/vnd.openxmlformats-officedocument.presentationml.presentation", ".pptx"),
+    ("application/vnd.oasis.opendocument.text", ".odt"),
+    ("application/vnd.oasis.opendocument.spreadsheet", ".ods"),
+    ("application/vnd.oasis.opendocument.presentation", ".odp"),
+):
     _MIME.add_type(_type, _ext)
 
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\"\\/:*?<>|]+")
@@ -150,8 +163,9 @@ def clean_filename(name: str | None, content_type: str | None = None) -> str:
 
     The bytes never go to disk under this name; it is for display and downloads only.
     """
-    text = (name or "").encode("utf-8", "replace").decode("utf-8", "replace")
-    text = unicodedata.normalize("NFC", text.replace("\ufffd", ""))
+    # Lone surrogates (a name that was not valid UTF-8) are dropped, not shown as "?".
+    text = (name or "").encode("utf-8", "ignore").decode("utf-8")
+    text = unicodedata.normalize("NFC", text)
     text = re.split(r"[\\/]", text)[-1]
     text = _UNSAFE_NAME.sub("_", text).strip(" .")
     if len(text) > 200:
