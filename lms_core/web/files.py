@@ -53,13 +53,21 @@ def accepts_uploads(view: F) -> F:
 
 
 def init_app(app: Flask) -> None:
-    """Raise the request size limit on upload views, before any form is parsed."""
+    """Raise the request size limit on upload views, before any form is parsed; give
+    templates ``file_url(lesson)`` and ``human_size(n)``."""
+    from lms_core.default_lessons import file_lesson_url
 
-    @app.before_request
+    app.jinja_env.globals["file_url"] = file_lesson_url
+    app.jinja_env.globals["human_size"] = file_service.human_size
+
     def _upload_limit() -> None:
         view = app.view_functions.get(request.endpoint or "")
         if view is not None and getattr(view, "lms_uploads", False):
             request.max_content_length = lms().config.files.max_upload_mb * 1_000_000
+
+    # First of all before-request functions: CSRF protection reads the form, and the limit
+    # must be in place before anything does.
+    app.before_request_funcs.setdefault(None, []).insert(0, _upload_limit)
 
 
 def _disposition(kind: str, filename: str) -> dict[str, str]:
