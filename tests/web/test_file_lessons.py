@@ -334,3 +334,30 @@ def test_a_file_lesson_course_can_be_enrolled_and_completed(lms, factory, course
         enrollment = enroll(ctx, ctx.attach(user), ctx.attach(course))
         assert file_lessons.lesson_opened(ctx, enrollment, ctx.session.get(Lesson, lesson_id))
         assert enrollment.status == "active"
+
+
+def test_the_file_lesson_page_and_route_do_not_query_per_file(lms, factory):
+    from lms_core.testing import AuthActions
+    from lms_core.testing import count_statements
+    from lms_core.web import create_app
+
+    small = factory.course(lessons=1)
+    large = factory.course(lessons=1)
+    _, small_file = _file_lesson(lms, small, SAMPLES["pdf"], "a.pdf")
+    for n in range(20):
+        _file_lesson(lms, large, SAMPLES["mp4"], f"v{n}.mp4")
+    large_lesson, large_file = _file_lesson(lms, large, SAMPLES["pdf"], "a.pdf")
+    small_lesson = _file_lessons(lms, small)[0].id
+    user = _learner(factory, small)
+    factory.enrollment(user, large)
+    client = create_app(lms=lms).test_client()
+    assert AuthActions(client).login("lea@example.com").status_code == 302
+    counts = []
+    for course, lesson, file_id in ((small, small_lesson, small_file), (large, large_lesson, large_file)):
+        for path in (f"/courses/{course.id}/lessons/{lesson}", f"/files/{file_id}/a.pdf"):
+            assert client.get(path).status_code == 200  # warm caches
+            with count_statements(lms) as seen:
+                assert client.get(path).status_code == 200
+            counts.append(len(seen))
+    assert counts[:2] == counts[2:], counts
+    assert counts[1] <= 8, counts
