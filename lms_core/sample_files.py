@@ -62,5 +62,3 @@ def wav(seconds: float = 1.0, *, hz: int = 440, rate: int = 8000) -> bytes:
         w.setframerate(rate)
         w.writeframes(bytes(frames))
     return out.getvalue()
-
-

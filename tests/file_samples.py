@@ -19,7 +19,10 @@ def _box(kind: bytes, payload: bytes) -> bytes:
 def mp4(size: int = 4096) -> bytes:
     """An ISO media file of about ``size`` bytes (an ftyp box, then data)."""
     head = _box(b"ftyp", b"isom\x00\x00\x02\x00isomiso2avc1mp41")
-    return head + _box(b"mdat", bytes(range(256)) * ((size - len(head)) // 256 + 1))[: size - len(head)]
+    return (
+        head
+        + _box(b"mdat", bytes(range(256)) * ((size - len(head)) // 256 + 1))[: size - len(head)]
+    )
 
 
 def _zip(entries: list[tuple[str, str]], first: tuple[str, str] | None = None) -> bytes:
@@ -35,7 +38,9 @@ def _zip(entries: list[tuple[str, str]], first: tuple[str, str] | None = None) -
 SAMPLES = {
     "pdf": pdf(["Sample"]),
     "mp4": mp4(),
-    "webm": bytes.fromhex("1a45dfa39f4286810142f7810142f2810442f381084282847765626d4287810442858102")
+    "webm": bytes.fromhex(
+        "1a45dfa39f4286810142f7810142f2810442f381084282847765626d4287810442858102"
+    )
     + bytes(64),
     "mp3": b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x64" + bytes(400),
     "wav": wav(0.1),
@@ -56,7 +61,9 @@ SAMPLES = {
             ("word/document.xml", "<w/>"),
         ]
     ),
-    "odt": _zip([("content.xml", "<x/>")], first=("mimetype", "application/vnd.oasis.opendocument.text")),
+    "odt": _zip(
+        [("content.xml", "<x/>")], first=("mimetype", "application/vnd.oasis.opendocument.text")
+    ),
     "zip": _zip([("a.txt", "hi")]),
     "exe": b"MZ\x90\x00" + bytes(100),
 }

@@ -86,7 +86,9 @@ def test_a_lying_extension_is_refused(site):
 def test_lesson_files_are_typed_by_their_content(lms, factory, sample, expected):
     course = factory.course()
     with lms.transaction(system=True) as ctx:
-        row = files.store(ctx, use="core.lesson", data=SAMPLES[sample], filename="upload", course=course)
+        row = files.store(
+            ctx, use="core.lesson", data=SAMPLES[sample], filename="upload", course=course
+        )
         assert row.content_type == expected
         assert row.filename.startswith("upload.")  # an extension is added when there is none
 
@@ -102,7 +104,9 @@ def test_lesson_files_refuse_what_is_not_a_document_or_media(lms, factory, sampl
 def test_svg_is_refused_even_where_images_are_accepted(site):
     with pytest.raises(Invalid, match="SVG image"):
         _store(site, SAMPLES["svg"], "badge.svg", use="certstub.badge")
-    assert _store(site, SAMPLES["png"], "badge.png", use="certstub.badge").content_type == "image/png"
+    assert (
+        _store(site, SAMPLES["png"], "badge.png", use="certstub.badge").content_type == "image/png"
+    )
 
 
 def test_size_limits_per_use_and_empty_files(site):
@@ -134,7 +138,9 @@ def test_size_limits_per_use_and_empty_files(site):
 
 def test_the_config_can_change_a_uses_limit(lms_factory):
     site = lms_factory([PLUGIN])
-    cfg = attrs.evolve(site.config, files=attrs.evolve(site.config.files, limits={"certstub.pdf": 1}))
+    cfg = attrs.evolve(
+        site.config, files=attrs.evolve(site.config.files, limits={"certstub.pdf": 1})
+    )
     bigger = lms_factory([PLUGIN], files=cfg.files)
     big = pdf(["x"]) + b"0" * 6000
     with pytest.raises(Invalid):

@@ -144,7 +144,9 @@ def test_a_lying_content_type_header_is_ignored(lms, client, auth, course, teach
     assert lesson.data["content_type"] == "audio/wav"
 
 
-def test_an_upload_over_the_request_limit_is_a_413_page_naming_it(lms, app, client, auth, course, teacher):
+def test_an_upload_over_the_request_limit_is_a_413_page_naming_it(
+    lms, app, client, auth, course, teacher
+):
     import attrs
 
     lms.config = attrs.evolve(lms.config, files=attrs.evolve(lms.config.files, max_upload_mb=1))
@@ -197,12 +199,10 @@ def test_learners_see_the_file_inline_and_can_download_it(
     shown = client.get(url)
     assert shown.status_code == 200 and shown.data == SAMPLES[sample]
     assert shown.headers["X-Content-Type-Options"] == "nosniff"
-    assert shown.headers["ETag"].strip('"') == file_service.get_file(
-        _ctx(lms), file_id
-    ).sha256
+    assert shown.headers["ETag"].strip('"') == file_service.get_file(_ctx(lms), file_id).sha256
     disposition = shown.headers["Content-Disposition"]
     assert disposition.startswith("inline" if tag else "attachment")
-    assert f'filename={filename}' in disposition
+    assert f"filename={filename}" in disposition
     downloaded = client.get(url + "?download=1")
     assert downloaded.status_code == 200
     assert downloaded.headers["Content-Disposition"].startswith("attachment")
@@ -353,7 +353,10 @@ def test_the_file_lesson_page_and_route_do_not_query_per_file(lms, factory):
     client = create_app(lms=lms).test_client()
     assert AuthActions(client).login("lea@example.com").status_code == 302
     counts = []
-    for course, lesson, file_id in ((small, small_lesson, small_file), (large, large_lesson, large_file)):
+    for course, lesson, file_id in (
+        (small, small_lesson, small_file),
+        (large, large_lesson, large_file),
+    ):
         for path in (f"/courses/{course.id}/lessons/{lesson}", f"/files/{file_id}/a.pdf"):
             assert client.get(path).status_code == 200  # warm caches
             with count_statements(lms) as seen:
