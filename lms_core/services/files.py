@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from typing import IO
 from urllib.parse import quote
 
-from sqlalchemy import func
 from sqlalchemy import select
 
 from lms_core.context import Context
@@ -148,13 +147,12 @@ def human_size(size: int) -> str:
     """``7.1 MB``, ``512 bytes`` (decimal units, as people read sizes)."""
     if size < 1000:
         return f"{size} byte" + ("" if size == 1 else "s")
-    for unit in ("kB", "MB", "GB", "TB"):
-        size_f = size / 1000
-        if size_f < 1000 or unit == "TB":
-            text = f"{size_f:.1f}".removesuffix(".0")
-            return f"{text} {unit}"
-        size = int(size_f)
-    raise AssertionError("unreachable")
+    value = float(size)
+    for unit in ("kB", "MB", "GB"):
+        value /= 1000
+        if value < 999.95:
+            return f"{value:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{value / 1000:.1f}".removesuffix(".0") + " TB"
 
 
 def clean_filename(name: str | None, content_type: str | None = None) -> str:
@@ -443,7 +441,3 @@ def erase_files_of(ctx: Context, user: User) -> int:
     ctx.session.flush()
     _forget_blobs(ctx, shas)
     return len(rows)
-
-
-def count_files(ctx: Context) -> int:
-    return ctx.session.scalar(select(func.count()).select_from(StoredFile)) or 0

@@ -364,3 +364,34 @@ def test_the_file_lesson_page_and_route_do_not_query_per_file(lms, factory):
             counts.append(len(seen))
     assert counts[:2] == counts[2:], counts
     assert counts[1] <= 8, counts
+
+
+def test_a_learner_who_left_the_course_is_refused_its_files(lms, client, auth, factory, course):
+    from lms_core.services.enrollments import find_enrollment
+    from lms_core.services.enrollments import withdraw
+
+    _, file_id = _file_lesson(lms, course, SAMPLES["pdf"], "handout.pdf")
+    user = _learner(factory, course)
+    assert auth.login("lea@example.com").status_code == 302
+    assert client.get(f"/files/{file_id}/handout.pdf").status_code == 200
+    with lms.transaction(system=True) as ctx:
+        withdraw(ctx, find_enrollment(ctx, ctx.attach(user), ctx.attach(course)))
+    assert client.get(f"/files/{file_id}/handout.pdf").status_code == 403
+
+
+def test_a_file_of_a_disabled_plugins_use_is_not_found(lms_factory, factory):
+    from lms_core.services.plugins import disable_plugin
+    from lms_core.testing import AuthActions
+    from lms_core.web import create_app
+
+    site = lms_factory(["sample_plugins.certstub"])
+    owner = factory.user("owner@example.com", password=DEFAULT_PASSWORD)
+    with site.transaction(system=True) as ctx:
+        file_id = file_service.store(
+            ctx, use="certstub.pdf", data=SAMPLES["pdf"], filename="c.pdf", owner=ctx.attach(owner)
+        ).id
+    client = create_app(lms=site).test_client()
+    assert AuthActions(client).login("owner@example.com").status_code == 302
+    assert client.get(f"/files/{file_id}/c.pdf").status_code == 200
+    disable_plugin(site, "certstub")
+    assert client.get(f"/files/{file_id}/c.pdf").status_code == 404
