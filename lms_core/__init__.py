@@ -9,6 +9,7 @@ from __future__ import annotations
 from lms_core.context import Context
 from lms_core.contributions import AdminPage
 from lms_core.contributions import AuthProvider
+from lms_core.contributions import FileUse
 from lms_core.contributions import LessonKind
 from lms_core.contributions import NavItem
 from lms_core.contributions import Panel
@@ -46,6 +47,7 @@ __all__ = [
     "Forbidden",
     "Invalid",
     "LMSError",
+    "FileUse",
     "LessonKind",
     "NotFound",
     "Permission",

@@ -356,13 +356,24 @@ def users_import(env: Env, csv_file: Path, skip_bad_rows: bool, dry_run: bool) -
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file instead of standard output.",
 )
+@click.option(
+    "--archive",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a zip instead: export.json and the person's files themselves.",
+)
 @pass_env
-def users_export(env: Env, email: str, output: Path | None) -> None:
+def users_export(env: Env, email: str, output: Path | None, archive: Path | None) -> None:
     """Export everything the site (core and every plugin) holds about a person, as JSON."""
     import json
 
     from lms_core.services.privacy import export_user
+    from lms_core.services.privacy import export_user_archive
 
+    if archive is not None:
+        with env.lms.transaction(system=True) as ctx, archive.open("wb") as out:
+            data = export_user_archive(ctx, email, out)
+        click.echo(f"Wrote {archive} ({len(data['files'])} file(s))")
+        return
     with env.lms.transaction(system=True) as ctx:
         data = export_user(ctx, email)
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str)

@@ -37,6 +37,7 @@ __all__ = [
     "EventsConfig",
     "RetentionConfig",
     "NotificationsConfig",
+    "FilesConfig",
     "load_config",
     "load_config_with_sources",
     "DEFAULT_INSTANCE_PATH",
@@ -134,6 +135,18 @@ class NotificationsConfig:
 
 
 @frozen(kw_only=True)
+class FilesConfig:
+    """The file store. ``url`` unset means the folder ``files/`` in the instance folder; for
+    several hosts, any fsspec URL they all reach (``file:///srv/lms-files``, ``s3://bucket/lms``
+    with its fsspec package installed). ``max_upload_mb`` bounds one upload request;
+    ``limits`` overrides a use's own size limit, in MB (``{"core.lesson" = 2000}``)."""
+
+    url: str | None = None
+    max_upload_mb: int = 1024
+    limits: dict[str, int] = field(factory=dict)
+
+
+@frozen(kw_only=True)
 class Config:
     """The whole configuration of one deployment."""
 
@@ -149,6 +162,7 @@ class Config:
     events: EventsConfig = field(factory=EventsConfig)
     retention: RetentionConfig = field(factory=RetentionConfig)
     notifications: NotificationsConfig = field(factory=NotificationsConfig)
+    files: FilesConfig = field(factory=FilesConfig)
 
     @property
     def database_url(self) -> str:
@@ -157,6 +171,13 @@ class Config:
             return self.database.url
         path = Path(self.instance_path).resolve() / "lms.sqlite3"
         return f"sqlite:///{path}"
+
+    @property
+    def files_url(self) -> str:
+        """The file store's fsspec URL (the folder ``files`` in the instance path by default)."""
+        if self.files.url:
+            return self.files.url
+        return (Path(self.instance_path).resolve() / "files").as_uri()
 
 
 def _env_name(path: tuple[str, ...]) -> str:
@@ -235,6 +256,11 @@ def _validate(config: Config, sources: Mapping[str, str]) -> None:
         fail("redis_url", config.redis_url, "a redis:// URL")
     if config.auth.password_min_length < 8:
         fail("auth.password_min_length", config.auth.password_min_length, "8 or more")
+    if config.files.max_upload_mb < 1:
+        fail("files.max_upload_mb", config.files.max_upload_mb, "1 or more")
+    for use, mb in config.files.limits.items():
+        if not isinstance(mb, int) or mb < 1:
+            fail(f"files.limits.{use}", mb, "a size in MB, 1 or more")
     if config.auth.max_failed_logins < 1:
         fail("auth.max_failed_logins", config.auth.max_failed_logins, "1 or more")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
@@ -44,6 +45,9 @@ class Context:
     #: Set by a service that raises an error but whose writes so far must stand (a failed
     #: sign-in still counts towards lock-out and is audited). Checked by ``LMS.transaction``.
     commit_on_error: bool = False
+    #: Work to do once this unit of work has committed, and only then (deleting a file's
+    #: bytes once no row names them). Run by ``LMS.transaction``; failures are logged.
+    after_commit: list[Callable[[], None]] = field(factory=list)
 
     def attach(self, obj: T) -> T:
         """``obj`` as an instance of this unit of work's session (loaded elsewhere is fine).

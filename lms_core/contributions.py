@@ -14,7 +14,9 @@ from attrs.validators import in_
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from lms_core.context import Context
     from lms_core.models import Lesson
+    from lms_core.models import StoredFile
 
 
 def _names(value: Iterable[str]) -> tuple[str, ...]:
@@ -28,6 +30,7 @@ def _items(value: Iterable[Any]) -> tuple[Any, ...]:
 __all__ = [
     "AdminPage",
     "AuthProvider",
+    "FileUse",
     "LessonKind",
     "NavItem",
     "NOTIFICATION_CHANNELS",
@@ -189,3 +192,27 @@ class NotificationKind:
     title: str
     description: str = ""
     default: str = field(default="site", validator=in_(NOTIFICATION_CHANNELS))
+
+
+@frozen(kw_only=True)
+class FileUse:
+    """A purpose a plugin stores files for: certificate PDFs, forum attachments, exports.
+
+    :param name: ``<plugin>.<use>`` (``certs.pdf``), the ``use=`` given to
+        :func:`lms_core.services.files.store`.
+    :param max_bytes: the largest file accepted (the ``[files] limits`` config may change it).
+    :param types: the content types accepted, as sniffed from the bytes (``application/pdf``,
+        ``video/mp4``; ``video/*`` for every type under ``video/``).
+    :param read_permission: who may download a file: a permission name, checked in the file's
+        course when it has one (else site-wide). The file's owner may always download it.
+    :param may_read: a further check, ``may_read(ctx, file) -> bool``, for rules a permission
+        cannot say (an enrolled learner reads the course's lesson files); a reader passes when
+        either this or ``read_permission`` lets them.
+    """
+
+    name: str
+    title: str
+    max_bytes: int
+    types: tuple[str, ...] = field(converter=_names)
+    read_permission: str | None = None
+    may_read: Callable[[Context, StoredFile], bool] | None = field(default=None, eq=False)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import secrets
+import textwrap
 import time
 import unicodedata
 from collections import Counter
@@ -1371,6 +1372,38 @@ def _course_specs(count: int) -> list[_CourseSpec]:
     return out
 
 
+def _file_lessons(ctx: Context, course: Course, spec: _CourseSpec, *, first: bool) -> int:
+    """Every course ends with an optional printable summary (a PDF built here, complete when
+    opened); the first course also has a short recording (a WAV tone, marked complete)."""
+    from lms_core import sample_files
+    from lms_core.services import file_lessons
+
+    summary = [spec.title, "", *textwrap.wrap(spec.summary, 80), "", f"Course code: {spec.code}"]
+    file_lessons.add_file_lesson(
+        ctx,
+        course,
+        "Printable summary (PDF)",
+        data=sample_files.pdf(summary, title=spec.title),
+        filename=f"{spec.code} summary.pdf",
+        completion="opened",
+        body="The course on one page, to print or keep.",
+        required=False,
+    )
+    if not first:
+        return 1
+    file_lessons.add_file_lesson(
+        ctx,
+        course,
+        "A word from the compliance team (audio)",
+        data=sample_files.wav(2.0),
+        filename="welcome.wav",
+        completion="marked",
+        body="Two seconds of tone standing in for a recorded welcome.",
+        required=False,
+    )
+    return 2
+
+
 def _page_body(spec: _CourseSpec, lesson: _Page) -> str:
     points = "\n".join(f"- {point}" for point in lesson.points)
     tip = TIPS.get(
@@ -1408,8 +1441,9 @@ def _as(ctx: Context, actor: User) -> Context:
         hooks=ctx.hooks,
         actor=ctx.attach(actor),
         address=ctx.address,
-        event_ids=ctx.event_ids,
         lms=ctx.lms,
+        event_ids=ctx.event_ids,
+        after_commit=ctx.after_commit,
     )
 
 
@@ -1719,6 +1753,7 @@ class _Builder:
                             required=lesson.required,
                         )
                     lessons += 1
+                lessons += _file_lessons(as_author, course, spec, first=index == 0)
                 if spec.status != CourseStatus.DRAFT:
                     course_service.publish_course(as_author, course)
                 # Some courses are co-taught: a second instructor, assigned by the admin.

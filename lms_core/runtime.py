@@ -32,6 +32,7 @@ from lms_core.ratelimit import Limiter
 from lms_core.ratelimit import make_limiter
 
 if TYPE_CHECKING:
+    from lms_core.filestore import BlobStore
     from lms_core.models import User
 
 __all__ = ["LMS"]
@@ -77,6 +78,16 @@ class LMS:
         #: When False, events are left in the outbox for ``lms worker`` instead of being
         #: delivered in-process right after commit.
         self.deliver_inline = self.config.events.deliver_inline
+        self._files: BlobStore | None = None
+
+    @property
+    def files(self) -> BlobStore:
+        """The file store's blobs (``[files] url``), opened on first use."""
+        if self._files is None:
+            from lms_core.filestore import BlobStore
+
+            self._files = BlobStore(self.config.files_url)
+        return self._files
 
     @property
     def is_postgres(self) -> bool:
@@ -149,6 +160,11 @@ class LMS:
             except BaseException:
                 session.rollback()
                 raise
+        for work in ctx.after_commit:
+            try:
+                work()
+            except Exception:
+                log.exception("after-commit work %r failed", work)
         if ctx.event_ids and self.deliver_inline:
             outbox.deliver_events(self, ctx.event_ids)
 

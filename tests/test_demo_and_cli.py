@@ -170,16 +170,20 @@ def test_published_courses_have_a_mix_of_lessons_and_policies(lms, demo):
         assert all(c.tags for c in courses)
         kinds: Counter[str] = Counter()
         for course in courses:
-            assert 3 <= len(course.lessons) <= 8, course.code
+            assert 4 <= len(course.lessons) <= 10, course.code
             kinds.update(lesson.kind for lesson in course.lessons)
             for lesson in course.lessons:
                 if lesson.kind == "page":
                     # sections and points; not the title again (the page shows it)
                     assert "\n## " in lesson.body and "\n- " in lesson.body
                     assert not lesson.body.startswith("# ")
+                elif lesson.kind == "file":
+                    # a real file in the store: a PDF summary in every course, a recording in one
+                    assert lesson.data["content_type"] in ("application/pdf", "audio/wav")
+                    assert not lesson.required
                 else:
                     assert lesson.url and lesson.url.startswith("https://example.com/")
-        assert kinds["page"] and kinds["link"]
+        assert kinds["page"] and kinds["link"] and kinds["file"] == len(courses) + 1
         assert session.scalar(select(func.count()).where(Lesson.required.is_(False)))
         # drafts take no enrollments; every course has a course-scope instructor
         drafts = [c.id for c in courses if c.status == CourseStatus.DRAFT]

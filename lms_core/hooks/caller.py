@@ -18,6 +18,7 @@ from lms_core.errors import Rejected
 
 if TYPE_CHECKING:
     from lms_core.context import Context
+    from lms_core.contributions import FileUse
     from lms_core.contributions import LessonKind
     from lms_core.contributions import NotificationKind
     from lms_core.contributions import Permission
@@ -173,6 +174,18 @@ class Hooks:
                     continue
                 kinds[kind.name] = kind
         return kinds
+
+    def file_uses(self) -> dict[str, tuple[str, FileUse]]:
+        """Every installed plugin's file uses by name, with the plugin that declares each.
+
+        Disabled plugins' uses are included (their files still exist); callers check
+        :attr:`is_enabled` on the plugin before serving a file.
+        """
+        uses: dict[str, tuple[str, FileUse]] = {}
+        for plugin, fn in self.implementations("lms_register_file_uses", include_disabled=True):
+            for use in fn() or ():
+                uses.setdefault(use.name, (plugin, use))
+        return uses
 
     def before_enroll(self, ctx: Context, user: User, course: Course, source: str) -> None:
         self.run_filter(

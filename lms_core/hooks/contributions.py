@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import click
     from flask import Blueprint
 
+    from lms_core.contributions import FileUse
     from lms_core.contributions import LessonKind
     from lms_core.contributions import NotificationKind
     from lms_core.contributions import Permission
@@ -49,6 +50,26 @@ def lms_register_lesson_kinds() -> list[LessonKind]:
         ``validate(fields) -> fields``. The core ships ``page`` (Markdown) and ``link``.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def lms_register_file_uses() -> list[FileUse]:
+    """Called when the file store checks an upload or a download.
+
+    :returns: :class:`~lms_core.contributions.FileUse` objects, one per purpose the plugin
+        stores files for, named ``<plugin>.<use>``. Each says how large a file may be, which
+        content types (sniffed from the bytes, never taken from the name) it accepts, and who
+        may download one. While the plugin is disabled its files answer 404.
+
+    Example::
+
+        @hookimpl
+        def lms_register_file_uses():
+            return [FileUse(name="certs.pdf", title="certificates", max_bytes=5_000_000,
+                            types=("application/pdf",), read_permission="certs.view")]
+
+    .. versionadded:: 0.2
     """
 
 

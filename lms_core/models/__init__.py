@@ -12,6 +12,7 @@ from lms_core.models.enrollments import Enrollment
 from lms_core.models.enrollments import EnrollmentSource
 from lms_core.models.enrollments import EnrollmentStatus
 from lms_core.models.enrollments import LessonProgress
+from lms_core.models.files import StoredFile
 from lms_core.models.groups import Group
 from lms_core.models.groups import GroupCourse
 from lms_core.models.groups import GroupKind
@@ -71,5 +72,6 @@ __all__ = [
     "ScheduleState",
     "RoleAssignment",
     "RolePermission",
+    "StoredFile",
     "User",
 ]

@@ -357,7 +357,17 @@ def delete_lesson(ctx: Context, lesson: Lesson) -> None:
     course = lesson.course
     require(ctx, "course.edit", course, to="edit this course")
     audit(ctx, "lesson.delete", course, lesson_id=lesson.id, title=lesson.title)
+    file_id = (lesson.data or {}).get("file_id") if lesson.kind == "file" else None
     ctx.session.delete(lesson)
+    if isinstance(file_id, int):
+        # A file lesson's file goes with it (its bytes too, once no other row names them).
+        from lms_core.models import StoredFile
+        from lms_core.services.files import delete_file
+
+        row = ctx.session.get(StoredFile, file_id)
+        if row is not None and row.course_id == course.id:
+            ctx.session.flush()
+            delete_file(ctx, row)
     ctx.session.flush()
     ctx.session.expire(course, ["lessons"])
     for position, other in enumerate(course.lessons, start=1):

@@ -284,9 +284,7 @@ def _write(ctx: Context, kind: str, messages: list[Message]) -> list[int]:
         return []
     table: Table = Notification.__table__  # type: ignore[assignment]
     written = ctx.session.execute(
-        table.insert()
-        .returning(table.c.id, table.c.channel)
-        .execution_options(render_nulls=True),
+        table.insert().returning(table.c.id, table.c.channel).execution_options(render_nulls=True),
         rows,
     ).all()
     _after_notify(ctx, [nid for nid, channel in written if channel == "email"])

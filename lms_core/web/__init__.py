@@ -91,6 +91,7 @@ def create_app(
     app.teardown_appcontext(web_db.close_session)
 
     from lms_core.web import errors
+    from lms_core.web import files
     from lms_core.web import security
     from lms_core.web import templating
     from lms_core.web.auth import bp as auth_bp
@@ -98,6 +99,7 @@ def create_app(
     app.extensions["lms_limiter"] = lms.limiter
     security.init_app(app)
     errors.init_app(app)
+    files.init_app(app)  # before any before_request reads a form: upload views' size limit
     app.before_request(refuse_unstorable_input)
     templating.init_app(app)
     app.register_blueprint(auth_bp)

@@ -46,6 +46,16 @@ def init_app(app: Flask) -> None:
         title, text = MESSAGES.get(code, (exc.name, exc.description or ""))
         if code == 400 and exc.description and "CSRF" in exc.description:
             text = "The form expired or was sent from elsewhere. Reload the page and try again."
+        if code == 413:
+            from lms_core.services.files import human_size
+
+            limit = request.max_content_length
+            text = (
+                f"The upload is over the {human_size(limit)} limit for one upload: "
+                "choose a smaller file, or ask an administrator to raise the limit."
+                if limit
+                else text
+            )
         # Werkzeug's own headers (Allow on a 405, Retry-After, ...), less its HTML content type.
         headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
         if _is_api():

@@ -24,7 +24,9 @@ from lms_core.errors import LMSError
 from lms_core.jobs import job_types
 from lms_core.models import Delivery
 from lms_core.models import ScheduleState
+from lms_core.models import StoredFile
 from lms_core.schedules import Schedule
+from lms_core.services.files import url_for_file
 from lms_core.services.permissions import can
 from lms_core.web.db import db
 from lms_core.web.db import lms
@@ -109,7 +111,13 @@ def job(job_id: int) -> Any:
         abort(404)
     if row.requested_by_id != current_user.id and not can(current_user, "plugin.manage"):
         abort(404)  # someone else's: as if it did not exist
-    return render_template("jobs/job.html", job=_view(row, _titles()))
+    result_file = None
+    file_id = (row.result or {}).get("file_id")
+    if isinstance(file_id, int):
+        stored = db().get(StoredFile, file_id)
+        if stored is not None:
+            result_file = (url_for_file(stored), stored)
+    return render_template("jobs/job.html", job=_view(row, _titles()), result_file=result_file)
 
 
 # -- the admin's schedules ----------------------------------------------------------------

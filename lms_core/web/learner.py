@@ -29,6 +29,7 @@ from lms_core.models import Enrollment
 from lms_core.models import EnrollmentStatus
 from lms_core.models import Lesson
 from lms_core.services import enrollments as enrollment_service
+from lms_core.services import file_lessons
 from lms_core.services import progress as progress_service
 from lms_core.services import users as user_service
 from lms_core.services.courses import render_lesson
@@ -304,6 +305,17 @@ def lesson(course_id: int, lesson_id: int) -> Any:
     )
     index = next(i for i, item in enumerate(lessons) if item.id == lesson.id)
     done = progress_service.completed_lesson_ids(ctx, enrollment) if enrollment else set()
+    opened = file_lessons.completes_when_opened(lesson)
+    if opened and enrollment is not None and lesson.id not in done:
+        # This lesson completes when the learner opens it: opening it is the fact recorded.
+        try:
+            with write() as wctx:
+                if file_lessons.lesson_opened(wctx, wctx.attach(enrollment), wctx.attach(lesson)):
+                    done.add(lesson.id)
+                    if wctx.attach(enrollment).status == EnrollmentStatus.COMPLETED:
+                        flash(f"Well done: you completed {course.title}!", "success")
+        except LMSError as exc:
+            flash(exc.message, "error")
     return render_template(
         "learner/lesson.html",
         course=course,
@@ -311,6 +323,7 @@ def lesson(course_id: int, lesson_id: int) -> Any:
         html=render_lesson(lms().hooks, lesson),
         enrollment=enrollment,
         done=lesson.id in done,
+        completes_when_opened=opened,
         previous=lessons[index - 1] if index > 0 else None,
         following=lessons[index + 1] if index + 1 < len(lessons) else None,
         form=EmptyForm(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lms_core.api import bp as api_bp
 from lms_core.web.admin import bp as admin_bp
+from lms_core.web.files import bp as files_bp
 from lms_core.web.jobs import bp as jobs_bp
 from lms_core.web.learner import bp as learner_bp
 from lms_core.web.notifications import admin_bp as notifications_admin_bp
@@ -24,4 +25,5 @@ BLUEPRINTS = (
     notifications_bp,
     notifications_admin_bp,
     unsubscribe_bp,
+    files_bp,
 )

@@ -15,6 +15,7 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from sqlalchemy import case
 from sqlalchemy import func
 from sqlalchemy import select
@@ -27,6 +28,7 @@ from wtforms import TextAreaField
 from wtforms.validators import InputRequired
 
 from lms_core.db import utcnow
+from lms_core.default_lessons import FILE_COMPLETION
 from lms_core.default_permissions import TEACHING
 from lms_core.errors import Conflict
 from lms_core.errors import Invalid
@@ -43,6 +45,7 @@ from lms_core.models import Lesson
 from lms_core.models import User
 from lms_core.services import courses as course_service
 from lms_core.services import enrollments as enrollment_service
+from lms_core.services import file_lessons
 from lms_core.services import progress as progress_service
 from lms_core.services import team as team_service
 from lms_core.services.permissions import can
@@ -53,6 +56,7 @@ from lms_core.web.db import lms
 from lms_core.web.db import read_ctx
 from lms_core.web.db import write
 from lms_core.web.decorators import requires
+from lms_core.web.files import accepts_uploads
 from lms_core.web.forms import EmptyForm
 from lms_core.web.params import page_arg
 
@@ -127,6 +131,12 @@ class LessonEditForm(FlaskForm):
         "URL", render_kw={"placeholder": "https://…"}, description="Link lessons only."
     )
     required = BooleanField("Required to complete the course", default=True)
+    file = FileField("File")
+    completion = SelectField(
+        "Completed",
+        choices=[SelectChoice(value, label) for value, label in FILE_COMPLETION.items()],
+        default="marked",
+    )
 
 
 class LessonForm(LessonEditForm):
@@ -403,6 +413,7 @@ def archive(course_id: int) -> Any:
 
 @bp.route("/courses/<id:course_id>/lessons", methods=["POST"])
 @requires("course.edit", course_arg="course_id")
+@accepts_uploads
 def add_lesson(course_id: int) -> Any:
     course = _course_or_404(course_id)
     form = LessonForm(prefix="lesson")
@@ -410,17 +421,30 @@ def add_lesson(course_id: int) -> Any:
     _check_csrf(form)
     if form.errors:
         return _course_page(course, lesson_form=form, status=400)
+    upload = form.file.data
     try:
         with write() as ctx:
-            lesson = course_service.add_lesson(
-                ctx,
-                ctx.attach(course),
-                form.title.data or "",
-                kind=form.kind.data or "",
-                body=form.body.data or "",
-                url=(form.url.data or "").strip() or None,
-                required=bool(form.required.data),
-            )
+            if form.kind.data == "file":
+                lesson = file_lessons.add_file_lesson(
+                    ctx,
+                    ctx.attach(course),
+                    form.title.data or "",
+                    data=upload.stream if upload else None,
+                    filename=upload.filename if upload else None,
+                    completion=form.completion.data or "marked",
+                    body=form.body.data or "",
+                    required=bool(form.required.data),
+                )
+            else:
+                lesson = course_service.add_lesson(
+                    ctx,
+                    ctx.attach(course),
+                    form.title.data or "",
+                    kind=form.kind.data or "",
+                    body=form.body.data or "",
+                    url=(form.url.data or "").strip() or None,
+                    required=bool(form.required.data),
+                )
             title = lesson.title
     except LMSError as exc:
         _add_error(form, exc)
@@ -431,14 +455,18 @@ def add_lesson(course_id: int) -> Any:
 
 @bp.route("/courses/<id:course_id>/lessons/<id:lesson_id>", methods=["GET", "POST"])
 @requires("course.edit", course_arg="course_id")
+@accepts_uploads
 def lesson(course_id: int, lesson_id: int) -> Any:
     course = _course_or_404(course_id)
     lesson = _lesson_or_404(course, lesson_id)
     if request.method == "GET":
         form = LessonEditForm(formdata=None, obj=lesson)
+        form.completion.data = (lesson.data or {}).get("completion") or "marked"
         return render_template("teach/lesson.html", course=course, lesson=lesson, form=form)
     form = LessonEditForm()
     _check_csrf(form)
+    if lesson.kind == "file":
+        return _save_file_lesson(course, lesson, form)
     changes: dict[str, Any] = {
         "title": form.title.data or "",
         "body": form.body.data or "",
@@ -458,6 +486,38 @@ def lesson(course_id: int, lesson_id: int) -> Any:
                 "success" if changed else "info",
             )
             return redirect(url_for("teach.course", course_id=course_id) + "#lessons")
+    return render_template("teach/lesson.html", course=course, lesson=lesson, form=form), 400
+
+
+def _save_file_lesson(course: Course, lesson: Lesson, form: LessonEditForm) -> Any:
+    """Save a file lesson's edit form: its text, how it completes, and a new file if one came."""
+    upload = form.file.data
+    changes: dict[str, Any] = {
+        "title": form.title.data or "",
+        "body": form.body.data or "",
+        "required": bool(form.required.data),
+    }
+    if not form.errors:
+        try:
+            with write() as ctx:
+                edited = ctx.attach(lesson)
+                changed = course_service.update_lesson(ctx, edited, **changes)
+                changed += file_lessons.set_completion(
+                    ctx, edited, form.completion.data or "marked"
+                )
+                if upload:
+                    file_lessons.replace_lesson_file(
+                        ctx, edited, data=upload.stream, filename=upload.filename
+                    )
+                    changed.append("file")
+        except LMSError as exc:
+            _add_error(form, exc)
+        else:
+            flash(
+                "Lesson saved." if changed else "Nothing changed.",
+                "success" if changed else "info",
+            )
+            return redirect(url_for("teach.course", course_id=course.id) + "#lessons")
     return render_template("teach/lesson.html", course=course, lesson=lesson, form=form), 400
 
 

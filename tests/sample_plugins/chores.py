@@ -5,6 +5,8 @@
   file to appear between steps (so a test can kill its worker mid-job), then writes an audit
   entry ``chores.slow.done`` with its key.
 * ``chores.tick`` (short): writes an audit entry ``chores.tick`` naming the tick it is for.
+* ``chores.export`` (long): stores a small CSV for whoever asked (file use ``chores.export``)
+  and returns it as its result.
 * schedule ``chores.every_second``: ``chores.tick`` every second.
 """
 
@@ -17,6 +19,7 @@ from pathlib import Path
 from attrs import frozen
 
 from lms_core import hookimpl
+from lms_core.contributions import FileUse
 from lms_core.contributions import PluginInfo
 from lms_core.jobs import JobResult
 from lms_core.jobs import JobType
@@ -73,12 +76,37 @@ def tick(ctx, payload: Tick, job) -> None:
     audit(ctx, "chores.tick", None, at=payload.at, key=job.key)
 
 
+@frozen
+class Export:
+    rows: int = 2
+
+
+def export(ctx, payload: Export, job) -> JobResult:
+    from lms_core.models import User
+    from lms_core.services import files
+
+    owner = ctx.session.get(User, job.requested_by) if job.requested_by else None
+    body = "n,square\n" + "".join(f"{i},{i * i}\n" for i in range(payload.rows))
+    stored = files.store(
+        ctx, use="chores.export", data=body.encode(), filename="squares.csv", owner=owner
+    )
+    return JobResult(message=f"{payload.rows} rows exported", file_id=stored.id)
+
+
+@hookimpl
+def lms_register_file_uses():
+    return [
+        FileUse(name="chores.export", title="Exports", max_bytes=1_000_000, types=("text/*",))
+    ]
+
+
 @hookimpl
 def lms_register_jobs():
     return [
         JobType(name="chores.note", payload=Note, run=note, title="Write a note", max_attempts=3),
         JobType(name="chores.slow", payload=Slow, run=slow, long=True, lease=1.0, max_attempts=4),
         JobType(name="chores.tick", payload=Tick, run=tick),
+        JobType(name="chores.export", payload=Export, run=export, long=True, title="Export"),
     ]
 
 

@@ -40,6 +40,9 @@ PUBLIC_ENDPOINTS = {
     # one-click POST from the mail client, which has no session).
     "unsubscribe.confirm",
     "unsubscribe.unsubscribe",
+    # The file route decides per file (lms_core.services.files.readable_file): the owning
+    # use's permission, the owner, or the use's may_read; a use may serve anonymous readers.
+    "files.serve",
     # badges: the Open Badges documents outside verifiers fetch without an account
     # (plugins/badges/openbadges_views.py; only public keys, revocable public assertions).
     "badges_public.issuer",

@@ -175,3 +175,24 @@ def test_a_failed_job_is_on_the_deliveries_page_and_retry_gives_it_back_to_the_w
     run_jobs(site)
     with site.session() as session:
         assert session.get(Delivery, job_id).status == DeliveryStatus.DELIVERED
+
+
+def test_a_finished_export_is_offered_for_download_to_whoever_asked_only(site, client, admin):
+    from lms_core.testing import Factory
+
+    Factory(site).user("lee@example.com", password=PASSWORD)
+    with site.transaction(system=True) as ctx:
+        job_id = ctx.enqueue("chores.export", chores.Export(rows=3), requested_by=admin.id)
+    run_jobs(site)
+    page = text_of(client.get(f"/jobs/{job_id}"), 200)
+    assert "3 rows exported" in page and "Download squares.csv" in page
+    import re
+
+    [url] = re.findall(r'href="(/files/\d+/squares\.csv)\?download=1"', page)
+    download = client.get(url + "?download=1")
+    assert download.status_code == 200
+    assert download.data == b"n,square\n0,0\n1,1\n2,4\n"
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    assert AuthActions(client).logout().status_code == 302
+    assert AuthActions(client).login("lee@example.com", PASSWORD).status_code == 302
+    assert client.get(url).status_code == 403  # not theirs
