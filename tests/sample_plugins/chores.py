@@ -95,9 +95,7 @@ def export(ctx, payload: Export, job) -> JobResult:
 
 @hookimpl
 def lms_register_file_uses():
-    return [
-        FileUse(name="chores.export", title="Exports", max_bytes=1_000_000, types=("text/*",))
-    ]
+    return [FileUse(name="chores.export", title="Exports", max_bytes=1_000_000, types=("text/*",))]
 
 
 @hookimpl
