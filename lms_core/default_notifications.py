@@ -113,6 +113,7 @@ def lms_on_user_enrolled(event: events.UserEnrolled, ctx: Context) -> None:
         f"You are enrolled in {course.title}",
         f"You are enrolled in {course.title} ({course.code}).{due}",
         link=f"/courses/{course.id}",
+        at=event.occurred_at,
     )
 
 
@@ -128,6 +129,7 @@ def lms_on_course_completed(event: events.CourseCompleted, ctx: Context) -> None
         f"You completed {course.title}",
         f"Well done: you completed every required lesson of {course.title} ({course.code}).",
         link=f"/courses/{course.id}",
+        at=event.occurred_at,
     )
 
 

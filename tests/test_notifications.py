@@ -3,6 +3,8 @@ batching, privacy, and the core's own notifications."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 
@@ -263,3 +265,29 @@ def test_notifications_past_their_retention_are_pruned(site, make, clock):
         service.notify(ctx, "shouter.hello", [ann], "New", "New")
     assert prune(site, "notifications") == 1
     assert [r.subject for r in _rows(site, ann.id) if r.kind == "shouter.hello"] == ["New"]
+
+
+def test_history_is_told_in_the_site_dated_when_it_happened_and_never_mailed(site, make, clock):
+    from lms_core.models import Delivery
+    from lms_core.services.enrollments import enroll
+
+    learner = make.user()
+    old, new = make.course(title="Last spring"), make.course(title="This week")
+    spring = clock.now - dt.timedelta(days=200)
+    with site.transaction(system=True) as ctx:
+        enroll(ctx, ctx.attach(learner), ctx.attach(old), at=spring)  # imported history
+    with site.transaction(system=True) as ctx:
+        enroll(ctx, ctx.attach(learner), ctx.attach(new))
+    by_subject = {r.subject: r for r in _rows(site, learner.id)}
+    past, recent = (
+        by_subject["You are enrolled in Last spring"],
+        by_subject["You are enrolled in This week"],
+    )
+    assert past.created_at == spring and past.channel == "site"
+    assert recent.created_at == clock.now and recent.channel == "email"
+    with site.session() as session:
+        mail_jobs = session.scalars(
+            select(Delivery.payload).where(Delivery.job == "core.notification_mail")
+        ).all()
+    mailed = {i for payload in mail_jobs for i in payload["ids"]}
+    assert recent.id in mailed and past.id not in mailed

@@ -205,12 +205,18 @@ def notify(
     subject: str,
     text: str,
     link: str | None = None,
+    *,
+    at: dt.datetime | None = None,
 ) -> list[int]:
     """Tell ``recipients`` (users or user ids) something of kind ``kind``.
 
     Inside the caller's unit of work: the rows (and the mail jobs) exist iff it commits.
     People who chose ``off``, deactivated accounts and unknown ids get nothing; a kind of a
     disabled plugin does nothing. ``link`` is a path on this site (``/courses/12``).
+
+    ``at`` dates it by when its fact happened (an event's ``occurred_at``; default now). Something
+    that happened more than :data:`STALE` ago (history imported or replayed) is told in the site
+    only: nobody wants mail today about an enrollment of last spring.
 
     :returns: the ids of the notifications written.
     :raises Invalid: for a kind no installed plugin declares, or a link to another site.
@@ -221,7 +227,7 @@ def notify(
     messages = [
         Message(user_id=uid, subject=subject, text=text, link=link) for uid in _ids(recipients)
     ]
-    return _write(ctx, kind, messages)
+    return _write(ctx, kind, messages, at=at)
 
 
 def notify_each(ctx: Context, kind: str, messages: Iterable[Message]) -> list[int]:
@@ -239,7 +245,13 @@ def notify_each(ctx: Context, kind: str, messages: Iterable[Message]) -> list[in
     return _write(ctx, kind, checked)
 
 
-def _write(ctx: Context, kind: str, messages: list[Message]) -> list[int]:
+#: Facts older than this are told in the site only, never by mail (see :func:`notify`).
+STALE = dt.timedelta(days=2)
+
+
+def _write(
+    ctx: Context, kind: str, messages: list[Message], *, at: dt.datetime | None = None
+) -> list[int]:
     rule_kind = kinds(ctx).get(kind)
     if rule_kind is None:
         if kind in ctx.hooks.notification_kinds(include_disabled=True):
@@ -265,6 +277,9 @@ def _write(ctx: Context, kind: str, messages: list[Message]) -> list[int]:
         ).all()
         channels.update((uid, rule.channel(chosen)) for uid, chosen in found)
     now = utcnow()
+    when = min(at, now) if at is not None else now
+    if now - when > STALE:  # history: in the site, dated when it happened, not mailed
+        channels = {uid: ("site" if c in ("email", "digest") else c) for uid, c in channels.items()}
     rows = [
         {
             "user_id": m.user_id,
@@ -273,7 +288,7 @@ def _write(ctx: Context, kind: str, messages: list[Message]) -> list[int]:
             "subject": m.subject,
             "text": m.text,
             "link": m.link,
-            "created_at": now,
+            "created_at": when,
             "read_at": None,
             "mailed_at": None,
         }

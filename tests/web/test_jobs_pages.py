@@ -49,7 +49,7 @@ def test_the_schedules_page_lists_every_schedule_with_its_owner_and_next_run(cli
     page = text_of(client.get("/admin/schedules"), 200)
     assert 'id="schedule-core-prune_audit"' in page and "core.retention" in page
     assert 'id="schedule-chores-every_second"' in page and "chores" in page
-    assert "<code>10 3 * * *</code>" in page  # the audit prune, nightly at 03:10 UTC
+    assert '<code class="cron">10 3 * * *</code>' in page  # the audit prune, nightly at 03:10 UTC
     assert "never" in page
     # retention: the settings an admin needs to see
     assert 'id="retention-audit_days"' in page and "2555 days (about 7.0 years)" in page
