@@ -32,6 +32,7 @@ from attrs import frozen
 from jinja2 import Environment
 from jinja2 import FileSystemLoader
 from jinja2 import select_autoescape
+from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -141,12 +142,38 @@ class ResetMail:
     address: str | None = None
 
 
+#: Where a unit of work keeps the email notifications it wrote until it commits.
+_PENDING = "lms_pending_notification_mail"
+
+
 def enqueue_mails(ctx: Context, notification_ids: list[int]) -> None:
-    """Hand new email notifications to mail jobs, :data:`MAIL_BATCH` per job (after commit)."""
-    ids = sorted(notification_ids)
-    for start in range(0, len(ids), MAIL_BATCH):
-        chunk = ids[start : start + MAIL_BATCH]
-        ctx.enqueue(MAIL_JOB, MailBatch(ids=chunk), key=f"notifications:{chunk[0]}-{chunk[-1]}")
+    """Hand new email notifications to mail jobs, :data:`MAIL_BATCH` per job.
+
+    The ids are gathered for the whole unit of work and enqueued just before it commits, so a
+    delivery batch whose handlers notify one person each (a hundred enrollments) makes one
+    mail job of a hundred mails, not a hundred jobs of one. Rolled back: nothing is enqueued.
+    """
+    info = ctx.session.info
+    pending = info.get(_PENDING)
+    if pending is None:
+        pending = info[_PENDING] = []
+        event.listen(ctx.session, "before_commit", _flush_pending(ctx), once=True)
+        event.listen(ctx.session, "after_rollback", _forget_pending, once=True)
+    pending.extend(notification_ids)
+
+
+def _flush_pending(ctx: Context) -> Any:
+    def before_commit(session: Session) -> None:
+        ids = sorted(set(session.info.pop(_PENDING, [])))
+        for start in range(0, len(ids), MAIL_BATCH):
+            chunk = ids[start : start + MAIL_BATCH]
+            ctx.enqueue(MAIL_JOB, MailBatch(ids=chunk), key=f"notifications:{chunk[0]}-{chunk[-1]}")
+
+    return before_commit
+
+
+def _forget_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def _keep_what_was_sent(ctx: Context, outcome: MailOutcome) -> None:

@@ -289,3 +289,25 @@ def test_a_subject_in_any_language_arrives_and_cannot_add_a_header(site, make, m
     assert message["Subject"] == "Sécurité incendie Bcc: eve@example.com"
     assert message["Bcc"] is None
     assert "Ça va" in message.get_body(("plain",)).get_content()
+
+
+def test_notifications_written_in_one_unit_of_work_share_mail_jobs(site, make, mail_server):
+    """A hundred deliveries in one batch (a hundred enrollments) make one mail job, not a
+    hundred; a unit of work that rolls back enqueues none."""
+    from lms_core.models import Delivery
+
+    mail_server.up()
+    people = [make.user(f"p{i}@example.com") for i in range(30)]
+    with site.transaction(system=True) as ctx:
+        for person in people:  # one notify() each, as thirty event handlers would
+            service.notify(ctx, ENROLLED, [person], "Welcome", "You are enrolled.")
+    with pytest.raises(RuntimeError), site.transaction(system=True) as ctx:
+        service.notify(ctx, ENROLLED, people[:3], "Never", "Rolled back.")
+        raise RuntimeError("the change failed")
+    with site.session() as session:
+        jobs = session.scalars(
+            select(Delivery).where(Delivery.job == "core.notification_mail")
+        ).all()
+    assert len(jobs) == 1 and len(jobs[0].payload["ids"]) == 30
+    run_jobs(site)
+    assert len(mail_server.messages) == 30
