@@ -196,3 +196,28 @@ def test_a_finished_export_is_offered_for_download_to_whoever_asked_only(site, c
     assert AuthActions(client).logout().status_code == 302
     assert AuthActions(client).login("lee@example.com", PASSWORD).status_code == 302
     assert client.get(url).status_code == 403  # not theirs
+
+
+@pytest.mark.parametrize("path", ["/jobs/", "/admin/schedules", "/admin/deliveries"])
+def test_the_background_pages_do_not_query_per_job(site, client, admin, path):
+    from lms_core.schedules import run_now
+    from lms_core.testing import count_statements
+
+    def statements() -> int:
+        with count_statements(site) as seen:
+            assert client.get(path).status_code == 200
+        return len(seen)
+
+    def add(jobs: int) -> None:
+        with site.transaction(admin) as ctx:
+            for i in range(jobs):
+                ctx.enqueue(
+                    "chores.slow", chores.Slow(steps=1), requested_by=admin.id, key=f"k{i}-{jobs}"
+                )
+            run_now(ctx, "core.prune_audit")
+            run_now(ctx, "chores.every_second")
+
+    add(2)
+    small = statements()
+    add(25)
+    assert statements() == small
