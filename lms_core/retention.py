@@ -173,6 +173,73 @@ def prune(lms: LMS, what: str, *, progress: Callable[[int], Any] | None = None) 
     return total
 
 
+#: A blob or temporary file no row names is swept once it is older than this (an upload in
+#: progress writes its bytes before its row commits).
+SWEEP_GRACE = dt.timedelta(days=1)
+
+
+def _modified(info: dict[str, Any]) -> float | None:
+    """When a file in the store was last written (seconds since the epoch), if it says."""
+    for key in ("mtime", "LastModified", "last_modified", "created", "updated"):
+        value = info.get(key)
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, dt.datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
+    return None
+
+
+def sweep_files(lms: LMS, *, grace: dt.timedelta = SWEEP_GRACE) -> int:
+    """Delete what the file store holds that no ``files`` row names: the bytes of uploads
+    whose transaction rolled back, and temporary files a crash left. Only what is older than
+    ``grace``; a file the store cannot date is kept. Returns how many were deleted."""
+    from lms_core.models import StoredFile
+
+    store = lms.files
+    before = (utcnow() - grace).timestamp()
+    removed = 0
+    tmp = f"{store.root}/tmp"
+    if store.fs.exists(tmp):
+        for path, info in store.fs.find(tmp, detail=True).items():
+            stamp = _modified(info)
+            if stamp is not None and stamp < before:
+                store.fs.rm(path)
+                removed += 1
+    blobs = f"{store.root}/sha256"
+    if not store.fs.exists(blobs):
+        return removed
+    found = [
+        (path, path.rsplit("/", 1)[-1], _modified(info))
+        for path, info in store.fs.find(blobs, detail=True).items()
+    ]
+    for start in range(0, len(found), BATCH):
+        chunk = found[start : start + BATCH]
+        with lms.session() as session:
+            named = set(
+                session.scalars(
+                    select(StoredFile.sha256).where(
+                        StoredFile.sha256.in_([s for _p, s, _m in chunk])
+                    )
+                )
+            )
+        for path, sha, stamp in chunk:
+            if sha not in named and stamp is not None and stamp < before:
+                store.fs.rm(path)
+                removed += 1
+    return removed
+
+
+@frozen
+class Sweep:
+    """Payload of ``core.sweep_files``."""
+
+
+def _run_sweep(ctx: Context, payload: Sweep, job: JobRun) -> JobResult:
+    assert ctx.lms is not None
+    count = sweep_files(ctx.lms)
+    return JobResult(message=f"Deleted {count} stored file(s) that nothing named any more.")
+
+
 def _run(ctx: Context, payload: Prune, job: JobRun) -> JobResult:
     assert ctx.lms is not None
     pruner = PRUNERS[payload.what]
@@ -191,7 +258,14 @@ def lms_register_jobs() -> list[JobType]:
             run=_run,
             long=True,
             title="Prune old records",
-        )
+        ),
+        JobType(
+            name="core.sweep_files",
+            payload=Sweep,
+            run=_run_sweep,
+            long=True,
+            title="Sweep the file store",
+        ),
     ]
 
 
@@ -201,7 +275,15 @@ def _payload_for(what: str) -> Callable[[dt.datetime], Prune]:
 
 @hookimpl
 def lms_register_schedules() -> list[Schedule]:
-    return [
+    sweep = Schedule(
+        name="core.sweep_files",
+        cron="50 3 * * *",
+        timezone="UTC",
+        job="core.sweep_files",
+        title="Sweep the file store",
+        description="Deletes stored bytes no file names (rolled-back uploads, crashed writes).",
+    )
+    prunes = [
         Schedule(
             name=f"core.prune_{what}",
             cron=f"{10 * (i + 1)} 3 * * *",
@@ -213,3 +295,4 @@ def lms_register_schedules() -> list[Schedule]:
         )
         for i, (what, pruner) in enumerate(PRUNERS.items())
     ]
+    return [*prunes, sweep]

@@ -126,3 +126,50 @@ def test_retention_periods_must_be_whole_positive_days():
         load_config(env={}, overrides={"retention": {"audit_days": 0}})
     with pytest.raises(ConfigError, match="events_days"):
         load_config(env={}, overrides={"retention": {"events_days": "soon"}})
+
+
+def test_the_file_sweep_deletes_only_old_bytes_that_no_file_names(lms, factory):
+    import os
+    import time
+
+    from lms_core.models import StoredFile
+    from lms_core.retention import sweep_files
+    from lms_core.services import files
+
+    pdf = b"%PDF-1.4\n%kept\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    course = factory.course()
+    with lms.transaction(system=True) as ctx:
+        kept = files.store(
+            ctx, use="core.lesson", data=pdf, filename="kept.pdf", course=ctx.attach(course)
+        )
+        orphan = files.store(
+            ctx,
+            use="core.lesson",
+            data=pdf.replace(b"kept", b"gone"),
+            filename="gone.pdf",
+            course=ctx.attach(course),
+        )
+        fresh = files.store(
+            ctx,
+            use="core.lesson",
+            data=pdf.replace(b"kept", b"new!"),
+            filename="new.pdf",
+            course=ctx.attach(course),
+        )
+        kept_sha, orphan_sha, fresh_sha = kept.sha256, orphan.sha256, fresh.sha256
+    with lms.session() as session, session.begin():  # as if their transactions rolled back
+        session.execute(
+            StoredFile.__table__.delete().where(StoredFile.sha256.in_([orphan_sha, fresh_sha]))
+        )
+    store = lms.files
+    store.fs.makedirs(f"{store.root}/tmp", exist_ok=True)
+    crashed = f"{store.root}/tmp/crashed-upload"
+    store.fs.pipe(crashed, b"half a file")
+    two_days_ago = time.time() - 2 * 86400
+    for path in (store.path(kept_sha), store.path(orphan_sha), crashed):
+        os.utime(path, (two_days_ago, two_days_ago))
+
+    assert sweep_files(lms) == 2  # the old orphan and the crashed upload
+    assert store.exists(kept_sha)  # a file names it, however old
+    assert store.exists(fresh_sha)  # too recent: its upload may still be committing
+    assert not store.exists(orphan_sha) and not store.fs.exists(crashed)
