@@ -100,10 +100,33 @@ def _course(ctx: Context, course_id: int) -> Course | None:
     return ctx.session.get(Course, course_id)
 
 
+def _told_already(ctx: Context, kind: str, user_id: int, link: str, at: dt.datetime | None) -> bool:
+    """Whether this event was already told (a redelivery or an admin's replay: event handlers
+    are idempotent). A notification dated by the event's own time identifies it; a later
+    fact of the same kind (enrolled again after leaving) has another time."""
+    if at is None:
+        return False
+    from lms_core.models import Notification
+
+    return (
+        ctx.session.scalar(
+            select(Notification.id).where(
+                Notification.user_id == user_id,
+                Notification.kind == kind,
+                Notification.link == link,
+                Notification.created_at == at,
+            )
+        )
+        is not None
+    )
+
+
 @hookimpl
 def lms_on_user_enrolled(event: events.UserEnrolled, ctx: Context) -> None:
     course = _course(ctx, event.course_id)
     if course is None:
+        return
+    if _told_already(ctx, ENROLLED, event.user_id, f"/courses/{course.id}", event.occurred_at):
         return
     due = f" It is due on {event.due_at:%d %B %Y}." if event.due_at is not None else ""
     notifications.notify(
@@ -121,6 +144,9 @@ def lms_on_user_enrolled(event: events.UserEnrolled, ctx: Context) -> None:
 def lms_on_course_completed(event: events.CourseCompleted, ctx: Context) -> None:
     course = _course(ctx, event.course_id)
     if course is None:
+        return
+    link = f"/courses/{course.id}"
+    if _told_already(ctx, COURSE_COMPLETED, event.user_id, link, event.occurred_at):
         return
     notifications.notify(
         ctx,

@@ -16,6 +16,7 @@ from lms_core.default_notifications import COURSE_COMPLETED
 from lms_core.default_notifications import ENROLLED
 from lms_core.errors import Forbidden
 from lms_core.errors import Invalid
+from lms_core.models import Enrollment
 from lms_core.models import EnrollmentPolicy
 from lms_core.models import Notification
 from lms_core.models import NotificationPreference
@@ -25,6 +26,7 @@ from lms_core.services import privacy
 from lms_core.services import progress
 from lms_core.testing import Factory
 from lms_core.testing import count_statements
+from lms_core.testing import run_jobs
 
 
 class Shouter:
@@ -291,3 +293,29 @@ def test_history_is_told_in_the_site_dated_when_it_happened_and_never_mailed(sit
         ).all()
     mailed = {i for payload in mail_jobs for i in payload["ids"]}
     assert recent.id in mailed and past.id not in mailed
+
+
+def test_a_redelivered_or_replayed_event_tells_nobody_twice(site, make, clock):
+    from lms_core import outbox
+    from lms_core.models import Delivery
+    from lms_core.services.enrollments import enroll
+    from lms_core.services.enrollments import withdraw
+
+    learner, course = make.user(), make.course(title="Fire safety", lessons=1)
+    with site.transaction(system=True) as ctx:
+        enroll(ctx, ctx.attach(learner), ctx.attach(course))
+    with site.session() as session:
+        ids = session.scalars(
+            select(Delivery.id).where(Delivery.plugin == "core.notifications")
+        ).all()
+    with site.transaction(system=True) as ctx:
+        assert outbox.redeliver(ctx, ids, include_delivered=True) == len(ids)
+    run_jobs(site)
+    assert [r.kind for r in _rows(site, learner.id)] == [ENROLLED]
+    # Enrolled again later, after leaving: that is news, and told.
+    with site.transaction(system=True) as ctx:
+        withdraw(ctx, ctx.session.scalars(select(Enrollment)).one())
+    clock.advance(days=1)
+    with site.transaction(system=True) as ctx:
+        enroll(ctx, ctx.attach(learner), ctx.attach(course))
+    assert [r.kind for r in _rows(site, learner.id)] == [ENROLLED, ENROLLED]
